@@ -1,0 +1,43 @@
+# Surge: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .venv-tools
+export UV_PYTHON_DOWNLOADS := never
+export UV_COMPILE_BYTECODE := 1
+export TZ := UTC
+
+STACK ?= surge
+PARAMS ?=
+
+.PHONY: help install lint test demo bench build deploy delete clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/surge: pyproject.toml requirements-dev.lock
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m uv venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+install: $(BIN)/surge ## Create .venv and install Surge with its tools (uv, pinned by requirements-dev.lock)
+
+lock: ## Re-pin requirements-dev.lock from pyproject.toml
+	$(PYTHON) -m uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements-dev.lock
+
+lint: install ## ruff (lint + format check), mypy strict on functions/, cfn-lint on infra/
+	$(BIN)/ruff check functions cli tests
+	$(BIN)/ruff format --check functions cli tests
+	$(BIN)/mypy functions
+	$(BIN)/cfn-lint infra/template.yaml
+
+test: lint ## Lint, then the whole pytest suite
+	$(BIN)/pytest
+
+clean: ## Remove the virtual environments and build output
+	rm -rf $(VENV) $(TOOLS) .aws-sam

@@ -1,0 +1,548 @@
+"""Every moto 5.2.5 internal the local harness patches, in one place (test support, never shipped).
+
+These are private moto internals: moto is pinned exactly (``moto==5.2.5``) and :func:`check_seams`
+verifies, before anything is patched, that each one still exists with the expected signature and
+the source lines the patch replaces. If a seam moved it fails with ``moto seam moved: ...``.
+
+Seams (module paths under ``moto.stepfunctions.parser.asl.component`` unless written in full):
+
+==============================================================  ===========================================
+``moto.awslambda.models.LambdaFunction._invoke_lambda``          Lambda runs the Python handler in-process
+``moto.stepfunctions.parser.backend.execution_worker``           execution start/finish -> busy token
+``.ExecutionWorker.start`` (runs ``_execution_logic``)
+``program.program.Program.eval``                                 program thread inherits the flow key;
+                                                                 TimeoutSeconds on the simulated clock
+``state.wait.wait_function.wait_function.WaitFunction``          Wait -> simulated sleep
+``._wait_interval``
+``common.retry.retrier_decl.time`` (module attribute) and        Retry back-off -> simulated sleep
+``common.retry.retrier_decl.RetrierDecl._eval_body``             (passes the env via a thread-local)
+``common.retry.jitter_strategy_decl.random`` (module attribute)  seeded RNG for JitterStrategy FULL
+``state.exec.state_parallel.branch_worker.BranchWorker.start``   Parallel branch = flow with its own token
+``state.exec.state_parallel.branches_decl.BranchWorkerPool``     parent parks while branches run
+``.wait``
+``state.exec.state_map.iteration.inline_iteration_component``    Map worker = flow with its own token
+``.InlineIterationComponent._launch_worker``
+``state.exec.state_map.iteration.job.JobPool.await_jobs``        parent parks while items run
+``moto.stepfunctions.parser.asl.eval.environment.Environment``   a stopped/failed/timed-out/ended env
+``.set_stop`` / ``.set_error`` / ``.set_timed_out`` /            wakes its simulated sleepers
+``.set_ended``
+``moto.stepfunctions.parser.asl.utils.boto_client``              one cached boto3 client per
+``.boto_client_for`` (and every parser module that imported it)  (region, service)
+==============================================================  ===========================================
+
+Not patched (stay on real time): Task ``TimeoutSeconds``/``HeartbeatSeconds``, callbacks
+(``.waitForTaskToken``) and activities. Do not rely on them in a replay.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import itertools
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .clock import FlowKey, SimClock
+
+if TYPE_CHECKING:
+    import random
+
+__all__ = ["MOTO_VERSION", "SeamMovedError", "check_seams", "install"]
+
+MOTO_VERSION = "5.2.5"
+_P = "moto.stepfunctions.parser.asl.component."
+
+
+class SeamMovedError(RuntimeError):
+    """A moto internal that the harness patches is gone or changed shape."""
+
+
+@dataclass(frozen=True)
+class _Seam:
+    module: str
+    attr: str  # "Class.method" or a module attribute
+    params: tuple[str, ...] | None = None  # expected parameter names, for callables
+    landmarks: tuple[str, ...] = ()  # source fragments the patch relies on / replaces
+
+
+SEAMS: tuple[_Seam, ...] = (
+    _Seam(
+        "moto.awslambda.models",
+        "LambdaFunction._invoke_lambda",
+        ("self", "event"),
+        ("docker_client.containers.run",),
+    ),
+    _Seam(
+        "moto.awslambda.models",
+        "LambdaFunction.invoke",
+        ("self", "body", "request_headers", "response_headers"),
+        ("self._invoke_lambda(event=body)", "x-amz-function-error"),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.backend.execution_worker",
+        "ExecutionWorker.start",
+        ("self",),
+        ("Thread(target=self._execution_logic, daemon=True)", "TMP_THREADS.append"),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.backend.execution_worker",
+        "ExecutionWorker._execution_logic",
+        ("self",),
+        ("program.eval(self.env)", "self._execution_communication.terminated()"),
+    ),
+    _Seam(
+        _P + "program.program",
+        "Program.eval",
+        ("self", "env"),
+        (
+            "env.next_state_name = self.start_at.start_at_name",
+            "threading.Thread(target=super().eval, args=(env,), daemon=True)",
+            "worker_thread.join(timeout=timeout)",
+            "env.set_timed_out()",
+        ),
+    ),
+    _Seam(
+        _P + "state.wait.wait_function.wait_function",
+        "WaitFunction._wait_interval",
+        ("self", "env", "wait_seconds"),
+        ("env.program_state_event.wait(wait_seconds)",),
+    ),
+    _Seam(
+        _P + "common.retry.retrier_decl",
+        "RetrierDecl._eval_body",
+        ("self", "env"),
+        ("time.sleep(interval_seconds)",),
+    ),
+    _Seam(_P + "common.retry.retrier_decl", "time"),
+    _Seam(_P + "common.retry.jitter_strategy_decl", "random"),
+    _Seam(
+        _P + "common.retry.jitter_strategy_decl",
+        "JitterStrategyDecl._eval_body",
+        ("self", "env"),
+        ("random.uniform(0, interval_seconds)",),
+    ),
+    _Seam(
+        _P + "state.exec.state_parallel.branch_worker",
+        "BranchWorker.start",
+        ("self",),
+        ("target=self._thread_routine", "TMP_THREADS.append(self._worker_thread)"),
+    ),
+    _Seam(
+        _P + "state.exec.state_parallel.branch_worker",
+        "BranchWorker._thread_routine",
+        ("self",),
+        ("self._branch_worker_comm.on_terminated(env=self.env)",),
+    ),
+    _Seam(
+        _P + "state.exec.state_parallel.branches_decl",
+        "BranchWorkerPool.wait",
+        ("self",),
+        ("self._termination_event.wait()",),
+    ),
+    _Seam(
+        _P + "state.exec.state_parallel.branches_decl",
+        "BranchWorkerPool.on_terminated",
+        ("self", "env"),
+        ("self._termination_event.set()",),
+    ),
+    _Seam(
+        _P + "state.exec.state_map.iteration.inline_iteration_component",
+        "InlineIterationComponent._launch_worker",
+        ("self", "env", "eval_input", "job_pool"),
+        ("self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)", "target=worker.eval"),
+    ),
+    _Seam(
+        _P + "state.exec.state_map.iteration.job",
+        "JobPool.await_jobs",
+        ("self",),
+        ("if not self._is_terminated():", "self._termination_event.wait()"),
+    ),
+    *(
+        _Seam(
+            "moto.stepfunctions.parser.asl.eval.environment",
+            f"Environment.{name}",
+            params,
+            ("self.program_state_event.set()",),
+        )
+        for name, params in (
+            ("set_stop", ("self", "stop_date", "cause", "error")),
+            ("set_error", ("self", "error")),
+            ("set_timed_out", ("self",)),
+            ("set_ended", ("self",)),
+        )
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.asl.utils.boto_client",
+        "boto_client_for",
+        ("region", "service", "state_credentials"),
+        ("return boto3.client(",),
+    ),
+    _Seam("moto.stepfunctions.parser.utils", "TMP_THREADS"),
+)
+
+# While patches are installed, check_seams() inspects the saved originals, not our replacements.
+_ORIGINALS: dict[tuple[str, str], Any] = {}
+
+
+def _resolve(seam: _Seam) -> Any:
+    if (seam.module, seam.attr) in _ORIGINALS:
+        return _ORIGINALS[(seam.module, seam.attr)]
+    obj: Any = importlib.import_module(seam.module)
+    for part in seam.attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _installed_moto_version() -> str:
+    try:
+        import moto
+
+        return str(getattr(moto, "__version__", "unknown"))
+    except ImportError:  # pragma: no cover
+        return "not installed"
+
+
+def check_seams() -> None:
+    """Verify every moto internal the harness patches; raise :class:`SeamMovedError` listing each
+    problem (``moto seam moved: ...; pin moto==5.2.5``)."""
+    problems: list[str] = []
+    for seam in SEAMS:
+        where = f"{seam.module}.{seam.attr}"
+        try:
+            obj = _resolve(seam)
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{where} is missing ({type(exc).__name__}: {exc})")
+            continue
+        if seam.params is not None:
+            if not callable(obj):
+                problems.append(f"{where} is not callable")
+                continue
+            try:
+                names = tuple(inspect.signature(obj).parameters)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{where} has no readable signature ({exc})")
+                continue
+            if names != seam.params:
+                problems.append(f"{where} signature is {names}, expected {seam.params}")
+        if seam.landmarks:
+            try:
+                source = inspect.getsource(obj)
+            except (OSError, TypeError) as exc:
+                problems.append(f"{where} source unavailable ({exc})")
+                continue
+            problems.extend(
+                f"{where} no longer contains {mark!r}" for mark in seam.landmarks if mark not in source
+            )
+    if problems:
+        raise SeamMovedError(
+            "moto seam moved: "
+            + "; ".join(problems)
+            + f"; pin moto=={MOTO_VERSION} (installed: {_installed_moto_version()})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------- flows
+class _FlowState(threading.local):
+    """Per-thread flow identity. ``key`` orders sleepers deterministically; ``children`` numbers the
+    branches/workers this flow starts; ``retry_env`` carries the env into the Retry back-off sleep."""
+
+    key: FlowKey = ()
+    children: Iterator[int] | None = None
+    retry_env: Any = None
+
+
+_flow = _FlowState()
+
+
+def current_flow_key() -> FlowKey:
+    return _flow.key
+
+
+def _child_key() -> FlowKey:
+    if _flow.children is None:
+        _flow.children = itertools.count()
+    return (*_flow.key, next(_flow.children))
+
+
+def _enter_flow(key: FlowKey, children: Iterator[int] | None = None) -> None:
+    _flow.key = key
+    _flow.children = children if children is not None else itertools.count()
+    _flow.retry_env = None
+
+
+class Runtime(Protocol):
+    """What the patches need from the harness."""
+
+    clock: SimClock
+    rng: random.Random
+
+    def on_execution_start(self, worker: Any) -> FlowKey: ...
+    def on_execution_end(self, worker: Any, error: BaseException | None) -> None: ...
+    def invoke_lambda(self, fn: Any, event: Any) -> tuple[str, bool, str]: ...
+
+
+# ---------------------------------------------------------------------------------------------- install
+def install(rt: Runtime) -> Callable[[], None]:
+    """Patch every seam for harness ``rt``; return the function that restores the originals.
+    Call :func:`check_seams` first."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (  # noqa: E501
+        InlineIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job import JobPool
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl import (
+        BranchWorkerPool,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401
+        state_task_service_factory,  # imports every service module, so their boto_client_for is seen
+    )
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.parse import asl_parser  # noqa: F401
+    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    clock = rt.clock
+    undo: list[Callable[[], None]] = []
+
+    def patch(owner: Any, name: str, new: Any, seam_module: str, seam_attr: str) -> None:
+        old = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        _ORIGINALS.setdefault((seam_module, seam_attr), old)
+        setattr(owner, name, new)
+
+        def restore() -> None:
+            setattr(owner, name, old)
+            _ORIGINALS.pop((seam_module, seam_attr), None)
+
+        undo.append(restore)
+
+    def flow_thread(target: Callable[[], None], key: FlowKey, name: str | None) -> threading.Thread:
+        """A thread for a new flow: token taken now, returned at the thread's very end."""
+        clock.acquire()
+
+        def run() -> None:
+            _enter_flow(key)
+            try:
+                target()
+            finally:
+                clock.release()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        TMP_THREADS.append(thread)
+        return thread
+
+    # --- Lambda: the handler runs in-process -------------------------------------------------------
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return rt.invoke_lambda(self, event)
+
+    patch(LambdaFunction, "_invoke_lambda", _invoke_lambda, "moto.awslambda.models", "LambdaFunction._invoke_lambda")
+
+    # --- executions ---------------------------------------------------------------------------------
+    def _execution_start(self: Any) -> None:
+        key = rt.on_execution_start(self)
+        clock.acquire()
+
+        def run() -> None:
+            _enter_flow(key)
+            error: BaseException | None = None
+            try:
+                self._execution_logic()
+            except BaseException as exc:
+                error = exc
+            finally:
+                try:
+                    rt.on_execution_end(self, error)
+                finally:
+                    clock.release()
+
+        thread = threading.Thread(target=run, daemon=True, name=f"sfn-execution-{key[0]}")
+        TMP_THREADS.append(thread)
+        thread.start()
+
+    patch(
+        ExecutionWorker,
+        "start",
+        _execution_start,
+        "moto.stepfunctions.parser.backend.execution_worker",
+        "ExecutionWorker.start",
+    )
+
+    # --- Program: inherit the flow key; TimeoutSeconds on the simulated clock -------------------------
+    def _program_eval(self: Any, env: Any) -> None:
+        timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
+        env.next_state_name = self.start_at.start_at_name
+        key, children = _flow.key, _flow.children
+        body = super(Program, self).eval
+
+        def run() -> None:
+            _enter_flow(key, children)
+            body(env)
+
+        worker = threading.Thread(target=run, daemon=True)
+        TMP_THREADS.append(worker)
+        worker.start()
+        timer = None
+        if timeout:
+
+            def on_timeout() -> None:
+                if env.is_running():
+                    env.set_timed_out()
+
+            timer = clock.call_at(clock.now_us() + int(timeout) * 1_000_000, on_timeout)
+        worker.join()
+        if timer is not None:
+            timer.cancel()
+
+    patch(Program, "eval", _program_eval, _P + "program.program", "Program.eval")
+
+    # --- Wait ---------------------------------------------------------------------------------------
+    def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        clock.sleep(wait_seconds, owner=env, is_live=env.is_running, key=_flow.key)
+
+    patch(
+        WaitFunction,
+        "_wait_interval",
+        _wait_interval,
+        _P + "state.wait.wait_function.wait_function",
+        "WaitFunction._wait_interval",
+    )
+
+    # --- Retry back-off -------------------------------------------------------------------------------
+    orig_retrier_eval_body = RetrierDecl.__dict__["_eval_body"]
+
+    @functools.wraps(orig_retrier_eval_body)
+    def _retrier_eval_body(self: Any, env: Any) -> None:
+        previous, _flow.retry_env = _flow.retry_env, env
+        try:
+            orig_retrier_eval_body(self, env)
+        finally:
+            _flow.retry_env = previous
+
+    class _RetryTime:
+        """Stands in for the ``time`` module inside ``retrier_decl``: ``sleep`` is simulated."""
+
+        def sleep(self, seconds: float) -> None:
+            env = _flow.retry_env
+            clock.sleep(
+                seconds,
+                owner=env,
+                is_live=env.is_running if env is not None else None,
+                key=_flow.key,
+            )
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+    patch(RetrierDecl, "_eval_body", _retrier_eval_body, _P + "common.retry.retrier_decl", "RetrierDecl._eval_body")
+    patch(retrier_decl, "time", _RetryTime(), _P + "common.retry.retrier_decl", "time")
+    patch(jitter_strategy_decl, "random", rt.rng, _P + "common.retry.jitter_strategy_decl", "random")
+
+    # --- Parallel -----------------------------------------------------------------------------------
+    def _branch_start(self: Any) -> None:
+        if self._worker_thread is not None:
+            raise RuntimeError(f"Attempted to rerun BranchWorker for program ${self._program}.")
+        self._worker_thread = flow_thread(self._thread_routine, _child_key(), f"BranchWorker_${self._program}")
+        self._worker_thread.start()
+
+    def _branch_pool_wait(self: Any) -> None:
+        clock.park(self._termination_event)
+
+    patch(
+        BranchWorker,
+        "start",
+        _branch_start,
+        _P + "state.exec.state_parallel.branch_worker",
+        "BranchWorker.start",
+    )
+    patch(
+        BranchWorkerPool,
+        "wait",
+        _branch_pool_wait,
+        _P + "state.exec.state_parallel.branches_decl",
+        "BranchWorkerPool.wait",
+    )
+
+    # --- Map ----------------------------------------------------------------------------------------
+    def _launch_worker(self: Any, env: Any, eval_input: Any, job_pool: Any) -> Any:
+        worker = self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
+        flow_thread(worker.eval, _child_key(), None).start()
+        return worker
+
+    def _await_jobs(self: Any) -> None:
+        if not self._is_terminated():
+            clock.park(self._termination_event)
+
+    patch(
+        InlineIterationComponent,
+        "_launch_worker",
+        _launch_worker,
+        _P + "state.exec.state_map.iteration.inline_iteration_component",
+        "InlineIterationComponent._launch_worker",
+    )
+    patch(JobPool, "await_jobs", _await_jobs, _P + "state.exec.state_map.iteration.job", "JobPool.await_jobs")
+
+    # --- a finished env wakes its sleepers ----------------------------------------------------------
+    def wake_sleepers_after(orig: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(orig)
+        def patched(self: Any, *args: Any, **kwargs: Any) -> None:
+            with clock.lock:  # lock order: clock, then env._state_mutex (never the reverse)
+                orig(self, *args, **kwargs)
+                if not self.is_running():
+                    clock.interrupt(self)
+
+        return patched
+
+    for name in ("set_stop", "set_error", "set_timed_out", "set_ended"):
+        orig = Environment.__dict__[name]
+        patch(
+            Environment,
+            name,
+            wake_sleepers_after(orig),
+            "moto.stepfunctions.parser.asl.eval.environment",
+            f"Environment.{name}",
+        )
+
+    # --- one boto3 client per (region, service) --------------------------------------------------------
+    orig_client_for = boto_client.boto_client_for
+    cache: dict[tuple[str, str], Any] = {}
+    cache_lock = threading.Lock()
+
+    @functools.wraps(orig_client_for)
+    def cached_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # 5.2.5 ignores state_credentials (always fake keys), so (region, service) is the whole key.
+        with cache_lock:
+            client = cache.get((region, service))
+            if client is None:
+                client = cache[(region, service)] = orig_client_for(region, service, state_credentials)
+            return client
+
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__name__", "")
+        if name.startswith("moto.stepfunctions.parser") and module.__dict__.get("boto_client_for") is orig_client_for:
+            patch(
+                module,
+                "boto_client_for",
+                cached_client_for,
+                "moto.stepfunctions.parser.asl.utils.boto_client",
+                "boto_client_for",
+            )
+    undo.append(cache.clear)
+
+    def uninstall() -> None:
+        for step in reversed(undo):
+            step()
+        undo.clear()
+        # moto never prunes its thread list; drop the finished ones.
+        TMP_THREADS[:] = [t for t in TMP_THREADS if t.is_alive()]
+
+    return uninstall

@@ -1,0 +1,155 @@
+"""The Surge table (DynamoDB): the loop lease, each target's state, push holds and calendar events.
+
+Keys: pk = "LOOP" / sk = "LEASE" for the lease; pk = "TARGET#<id>" with sk = "STATE", "HOLD#<push id>" or
+"CAL#<entry id>" for a target's items. Each item keeps its model as JSON in `doc` (validated on the way in
+and out) and an `expires_at` epoch for DynamoDB TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ValidationError
+
+from surge.adapters import clients
+from surge.core.signals import CalendarEvent, Hold, TargetState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+LEASE_KEY: dict[str, AttributeValueTypeDef] = {"pk": {"S": "LOOP"}, "sk": {"S": "LEASE"}}
+STATE_SK = "STATE"
+HOLD_PREFIX = "HOLD#"
+CALENDAR_PREFIX = "CAL#"
+
+
+def target_pk(target_id: str) -> str:
+    return f"TARGET#{target_id}"
+
+
+class StoreItemInvalidError(Exception):
+    """An item in the table does not match its model (it was not written by Surge, or by an older version)."""
+
+
+# ---------------------------------------------------------------------------------------------- lease
+
+
+def claim_lease(table: str, execution_id: str, started_at: datetime, now: datetime, lease_seconds: int) -> bool:
+    """Claim the loop lease: the newest execution wins, so an overlapping older loop steps aside.
+
+    True when this execution holds the lease. The schedule is at-least-once and may overlap a running loop;
+    the condition lets an execution claim the lease if it is free, expired, already ours, or held by an
+    execution that started earlier.
+    """
+    try:
+        clients.dynamodb().put_item(
+            TableName=table,
+            Item={
+                **LEASE_KEY,
+                "owner": {"S": execution_id},
+                "owner_started_epoch": {"N": f"{started_at.timestamp():.6f}"},
+                "lease_expires_epoch": {"N": str(int((now + timedelta(seconds=lease_seconds)).timestamp()))},
+                "expires_at": {"N": str(int((now + timedelta(days=1)).timestamp()))},
+            },
+            ConditionExpression=(
+                "attribute_not_exists(pk) OR #owner = :me OR owner_started_epoch <= :started"
+                " OR lease_expires_epoch < :now"
+            ),
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={
+                ":me": {"S": execution_id},
+                ":started": {"N": f"{started_at.timestamp():.6f}"},
+                ":now": {"N": str(int(now.timestamp()))},
+            },
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def lease_owner(table: str) -> str | None:
+    item = clients.dynamodb().get_item(TableName=table, Key=LEASE_KEY, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    return item["owner"]["S"]
+
+
+# ------------------------------------------------------------------------------------- target items
+
+
+@dataclass
+class TargetItems:
+    state: TargetState = field(default_factory=TargetState)
+    holds: list[Hold] = field(default_factory=list)
+    calendar: list[CalendarEvent] = field(default_factory=list)
+    error: str | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], item: dict[str, AttributeValueTypeDef]) -> M:
+    try:
+        return model.model_validate_json(item["doc"]["S"])
+    except (KeyError, ValidationError) as error:
+        raise StoreItemInvalidError(f"table item {item.get('sk')} is not a valid {model.__name__}: {error}") from error
+
+
+def read_target_items(table: str, target_id: str) -> TargetItems:
+    """Every item of one target (state, holds, calendar) with one paginated Query.
+
+    A read failure is reported in `error` (the decision core then holds capacity), never raised.
+    """
+    items = TargetItems()
+    kwargs: dict[str, object] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": target_pk(target_id)}},
+        "ConsistentRead": True,
+    }
+    try:
+        while True:
+            response = clients.dynamodb().query(**kwargs)  # type: ignore[arg-type]
+            for item in response.get("Items", []):
+                sort_key = item["sk"]["S"]
+                if sort_key == STATE_SK:
+                    items.state = _parse(TargetState, item)
+                elif sort_key.startswith(HOLD_PREFIX):
+                    items.holds.append(_parse(Hold, item))
+                elif sort_key.startswith(CALENDAR_PREFIX):
+                    items.calendar.append(_parse(CalendarEvent, item))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return items
+            kwargs["ExclusiveStartKey"] = last
+    except (ClientError, BotoCoreError, StoreItemInvalidError) as error:
+        return TargetItems(error=f"{type(error).__name__}: {error}")
+
+
+def put_target_state(table: str, target_id: str, state: TargetState) -> None:
+    _put(table, target_pk(target_id), STATE_SK, state, expires_at=None)
+
+
+def put_hold(table: str, target_id: str, hold: Hold) -> None:
+    _put(table, target_pk(target_id), HOLD_PREFIX + hold.push_id, hold, expires_at=hold.max_until + timedelta(days=1))
+
+
+def put_calendar_event(table: str, target_id: str, event: CalendarEvent) -> None:
+    ends = event.active_until + timedelta(seconds=event.ramp_down_steps * event.ramp_down_step_seconds)
+    _put(table, target_pk(target_id), CALENDAR_PREFIX + event.entry_id, event, expires_at=ends + timedelta(days=7))
+
+
+def _put(table: str, pk: str, sk: str, model: BaseModel, expires_at: datetime | None) -> None:
+    item: dict[str, AttributeValueTypeDef] = {
+        "pk": {"S": pk},
+        "sk": {"S": sk},
+        "doc": {"S": model.model_dump_json()},
+    }
+    if expires_at is not None:
+        item["expires_at"] = {"N": str(int(expires_at.timestamp()))}
+    clients.dynamodb().put_item(TableName=table, Item=item)

@@ -1,0 +1,41 @@
+"""One iteration's plan over every target, and the route the state machine takes with it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from surge.core.decision import Action, Decision, Signal
+
+
+class Route(StrEnum):
+    """The branch of the state machine's `RouteDecision` Choice state."""
+
+    CALENDAR = "calendar"  # an event raises (or restores) a group's limits, or is the reason to scale out
+    SCALE_OUT = "scale_out"  # at least one target must grow now
+    SCALE_IN = "scale_in"  # only shrinking is wanted: cool down, re-read, confirm
+    STEADY = "steady"  # nothing to change
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    route: Route
+    decisions: list[Decision]
+
+
+def route_for(decisions: list[Decision]) -> Route:
+    """Growing always wins over shrinking: scale-ins wait for a later, quieter iteration."""
+    growing = [d for d in decisions if d.changes_desired and d.action is Action.SCALE_OUT]
+    if any(d.changes_limits for d in decisions) or any(d.winner is Signal.CALENDAR for d in growing):
+        return Route.CALENDAR
+    if growing:
+        return Route.SCALE_OUT
+    if any(d.changes_desired and d.action is Action.SCALE_IN for d in decisions):
+        return Route.SCALE_IN
+    return Route.STEADY
+
+
+def make_plan(decisions: list[Decision]) -> Plan:
+    return Plan(route=route_for(decisions), decisions=decisions)

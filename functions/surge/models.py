@@ -1,0 +1,118 @@
+"""The payloads that flow between the scaler state machine's states (one model per state input/output).
+
+Every Lambda task receives the whole state data (`$`) and returns it with its own part added, so the
+state machine needs no ResultPath gymnastics (`OutputPath: $.Payload`) and each step's input and output are
+visible in the console. `config` travels with the execution: it is read once per execution by ClaimLoop.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from surge.core.config import SurgeConfig
+from surge.core.decision import Decision
+from surge.core.plan import Plan
+from surge.core.signals import TargetSignals, UtcDatetime
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class LoopOverrides(_Payload):
+    """Optional execution input (the schedule's Input, or a test's): overrides for one execution."""
+
+    budget_seconds: int = Field(
+        default=55, ge=5, le=290, description="run the loop this long, then hand over to the next execution"
+    )
+    interval_seconds: int | None = Field(default=None, ge=1, le=60)
+    settle_seconds: int | None = Field(default=None, ge=0, le=300)
+
+
+class ClaimLoopInput(_Payload):
+    execution_id: str = Field(min_length=1)
+    started_at: UtcDatetime
+    overrides: LoopOverrides = Field(default_factory=LoopOverrides)
+
+
+class LoopContext(_Payload):
+    execution_id: str
+    started_at: UtcDatetime
+    deadline: UtcDatetime
+    interval_seconds: int = Field(ge=1, le=60)
+    settle_seconds: int = Field(ge=0, le=300)
+
+
+class FailureCount(_Payload):
+    count: int = Field(default=0, ge=0)
+
+
+class TaskError(_Payload):
+    """What a Catch puts at `$.last_error`."""
+
+    error: str = Field(alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
+
+
+class StopReason(StrEnum):
+    BUDGET_SPENT = "budget_spent"
+    LEASE_LOST = "lease_lost"
+
+
+class LoopEnvelope(_Payload):
+    """What every state of the loop carries."""
+
+    loop: LoopContext
+    config: SurgeConfig
+    failures: FailureCount = Field(default_factory=FailureCount)
+    last_error: TaskError | None = None
+
+
+class ClaimLoopOutput(LoopEnvelope):
+    lease_held: bool
+
+
+class ReadSignalsInput(LoopEnvelope):
+    # Earlier states' parts may still be present in `$` (a loop carries its data round).
+    lease_held: bool | None = None
+    signals: list[TargetSignals] | None = None
+    stop_reason: StopReason | None = None
+    plan: Plan | None = None
+    applied: list[AppliedChange] | None = None
+
+
+class ReadSignalsOutput(LoopEnvelope):
+    signals: list[TargetSignals]
+    stop_reason: StopReason | None = None
+
+
+class DecideCapacityInput(ReadSignalsOutput):
+    plan: Plan | None = None
+
+
+class DecideCapacityOutput(LoopEnvelope):
+    plan: Plan
+
+
+class ApplyCapacityInput(DecideCapacityOutput):
+    allow_scale_in: bool = False
+
+
+class AppliedChange(_Payload):
+    target_id: str
+    from_units: int | None
+    to_units: int | None
+    group_limits_set: bool
+    api_calls: list[str]
+    dry_run: bool
+    skipped: str | None = None
+    decision: Decision
+
+
+class ApplyCapacityOutput(LoopEnvelope):
+    applied: list[AppliedChange]
+
+
+ReadSignalsInput.model_rebuild()

@@ -1,0 +1,157 @@
+"""What each state of the scaler state machine does: adapters in, the pure core in the middle, adapters out.
+
+The handlers in `surge.handlers` parse the event, take the clock once, call one function here, and dump the
+result. These functions take `now` so tests (and the replay) drive them on a simulated clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from surge.adapters import capacity, config_source, decision_events, store
+from surge.adapters.metrics_reader import read_request_metrics
+from surge.adapters.settings import Settings
+from surge.core.config import TargetKind
+from surge.core.decision import Action, Decision, decide
+from surge.core.plan import Plan, Route, make_plan
+from surge.core.signals import TargetSignals
+from surge.models import (
+    AppliedChange,
+    ApplyCapacityInput,
+    ApplyCapacityOutput,
+    ClaimLoopInput,
+    ClaimLoopOutput,
+    DecideCapacityInput,
+    DecideCapacityOutput,
+    FailureCount,
+    LoopContext,
+    ReadSignalsInput,
+    ReadSignalsOutput,
+    StopReason,
+)
+from surge.observability import logger, metrics
+
+_METRIC_BY_ACTION = {Action.SCALE_OUT: "ScaleOut", Action.SCALE_IN: "ScaleIn", Action.STEADY: "LimitsChanged"}
+
+
+def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> ClaimLoopOutput:
+    """Load the configuration and claim the loop lease for this execution."""
+    config = config_source.load_config(settings.config_parameter_name)
+    interval = event.overrides.interval_seconds or min(t.scaling.loop_interval_seconds for t in config.targets)
+    settle = event.overrides.settle_seconds if event.overrides.settle_seconds is not None else interval
+    budget = event.overrides.budget_seconds
+    loop = LoopContext(
+        execution_id=event.execution_id,
+        started_at=event.started_at,
+        deadline=event.started_at + timedelta(seconds=budget),
+        interval_seconds=interval,
+        settle_seconds=settle,
+    )
+    held = store.claim_lease(
+        settings.table_name, event.execution_id, event.started_at, now, lease_seconds=budget + 2 * interval
+    )
+    logger.info(
+        "loop claimed" if held else "another loop holds the lease", extra={"loop": loop.model_dump(mode="json")}
+    )
+    return ClaimLoopOutput(loop=loop, config=config, failures=FailureCount(), lease_held=held)
+
+
+def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> ReadSignalsOutput:
+    """Read load, capacity, holds and calendar for every target (or say why the loop should stop)."""
+    envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
+    if now >= event.loop.deadline:
+        return ReadSignalsOutput(**envelope, signals=[], stop_reason=StopReason.BUDGET_SPENT)
+    owner = store.lease_owner(settings.table_name)
+    if owner is not None and owner != event.loop.execution_id:
+        logger.info("another loop took over", extra={"owner": owner})
+        return ReadSignalsOutput(**envelope, signals=[], stop_reason=StopReason.LEASE_LOST)
+
+    readings = read_request_metrics(event.config, now)
+    current = capacity.read_capacity(event.config)
+    signals = []
+    for target in event.config.targets:
+        items = store.read_target_items(settings.table_name, target.id)
+        signals.append(
+            TargetSignals(
+                target_id=target.id,
+                request_samples=readings.request_samples.get(target.id, []),
+                high_resolution_samples=readings.high_resolution_samples.get(target.id, []),
+                metric_error=readings.errors.get(target.id),
+                holds=items.holds,
+                calendar=items.calendar,
+                store_error=items.error,
+                capacity=current.capacity.get(target.id),
+                state=items.state,
+            )
+        )
+        problems = {
+            "metric_error": readings.errors.get(target.id),
+            "capacity_error": current.errors.get(target.id),
+            "store_error": items.error,
+        }
+        if any(problems.values()):
+            logger.warning("signals incomplete", extra={"target_id": target.id, **problems})
+            metrics.add_metric(name="SignalReadErrors", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=readings.metrics_requested)
+    return ReadSignalsOutput(**envelope, signals=signals)
+
+
+def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacityOutput:
+    """Decide every target's desired units (pure) and the route the state machine takes."""
+    envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
+    if event.stop_reason is not None:
+        return DecideCapacityOutput(**envelope, plan=Plan(route=Route.STEADY, decisions=[]))
+    by_id = {s.target_id: s for s in event.signals}
+    decisions = [
+        decide(target, by_id.get(target.id, TargetSignals(target_id=target.id)), now) for target in event.config.targets
+    ]
+    plan = make_plan(decisions)
+    for decision in decisions:
+        logger.info(decision.explanation, extra={"decision": decision.model_dump(mode="json"), "route": plan.route})
+    metrics.add_metric(name="LoopIterations", unit=MetricUnit.Count, value=1)
+    return DecideCapacityOutput(**envelope, plan=plan)
+
+
+def apply_capacity(event: ApplyCapacityInput, settings: Settings, now: datetime) -> ApplyCapacityOutput:
+    """Apply every change of the plan (no API call when nothing changes), remember it, announce it."""
+    applied: list[AppliedChange] = []
+    for decision in event.plan.decisions:
+        if not (decision.changes_desired or decision.changes_limits):
+            continue
+        if decision.action is Action.SCALE_IN and not event.allow_scale_in:
+            continue  # shrinking waits for the confirmed scale-in branch
+        applied.append(_apply_one(decision, event, settings))
+    if applied:
+        decision_events.publish_decisions(settings.event_bus_name, settings.event_source, applied)
+    envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
+    return ApplyCapacityOutput(**envelope, applied=applied)
+
+
+def _apply_one(decision: Decision, event: ApplyCapacityInput, settings: Settings) -> AppliedChange:
+    target = event.config.target(decision.target_id)
+    dry_run = decision.dry_run or settings.dry_run
+    desired = decision.desired_units
+    assert desired is not None  # a decision that changes something always has a desired count
+    calls: list[str] = []
+    if not dry_run:
+        if target.kind is TargetKind.ECS and target.ecs is not None:
+            calls.append(capacity.set_ecs_desired(target.ecs, desired))
+        elif target.asg is not None:
+            calls.append(capacity.set_asg_capacity(target.asg, desired, decision.group_limits))
+        store.put_target_state(settings.table_name, target.id, decision.next_state)
+        metrics.add_metric(name=_METRIC_BY_ACTION[decision.action], unit=MetricUnit.Count, value=1)
+    logger.info(
+        ("dry run: would apply " if dry_run else "applied ") + decision.explanation,
+        extra={"target_id": target.id, "api_calls": calls, "dry_run": dry_run},
+    )
+    return AppliedChange(
+        target_id=target.id,
+        from_units=decision.current_desired_units,
+        to_units=desired,
+        group_limits_set=decision.group_limits is not None and not dry_run,
+        api_calls=calls,
+        dry_run=dry_run,
+        decision=decision,
+    )
