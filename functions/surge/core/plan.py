@@ -26,13 +26,18 @@ class Plan(BaseModel):
 
 
 def route_for(decisions: list[Decision]) -> Route:
-    """Growing always wins over shrinking: scale-ins wait for a later, quieter iteration."""
-    growing = [d for d in decisions if d.changes_desired and d.action is Action.SCALE_OUT]
-    if any(d.changes_limits for d in decisions) or any(d.winner is Signal.CALENDAR for d in growing):
+    """Growing always wins over shrinking: scale-ins wait for a later, quieter iteration.
+
+    A scale-in that also changes a group's limits (restoring them after an event) takes the scale-in route,
+    so its limits and its lower desired count are applied together, after the cooldown and the second look.
+    """
+    not_shrinking = [d for d in decisions if d.action is not Action.SCALE_IN]
+    growing = [d for d in not_shrinking if d.changes_desired]
+    if any(d.changes_limits for d in not_shrinking) or any(d.winner is Signal.CALENDAR for d in growing):
         return Route.CALENDAR
     if growing:
         return Route.SCALE_OUT
-    if any(d.changes_desired and d.action is Action.SCALE_IN for d in decisions):
+    if any(d.action is Action.SCALE_IN and (d.changes_desired or d.changes_limits) for d in decisions):
         return Route.SCALE_IN
     return Route.STEADY
 

@@ -1,0 +1,251 @@
+"""Surge's SAM template, read and stood up on local AWS (moto) through the harness.
+
+The template is the source of truth: function handlers, their environment, the state machine's ASL file and
+its DefinitionSubstitutions all come from `infra/template.yaml`, so a test that runs the local stack runs
+what `make deploy` would deploy. Only the intrinsic functions the template uses are resolved; anything else
+raises, so a template change that this module does not understand fails loudly instead of silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.yaml_helper import yaml_parse
+
+from surge.core.config import SurgeConfig
+from surge_cli.localaws import LambdaSpec, LocalAws
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "infra" / "template.yaml"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+class TemplateError(Exception):
+    """The template uses something the local stack cannot resolve, or an ASL placeholder is unmatched."""
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    logical_id: str
+    handler: str
+    environment: dict[str, Any]
+    memory_mb: int
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class StateMachineDef:
+    logical_id: str
+    definition_path: Path
+    substitutions: dict[str, Any]
+
+
+class Template:
+    """A parsed SAM template (intrinsics kept as CloudFormation's JSON form)."""
+
+    def __init__(self, document: dict[str, Any], path: Path) -> None:
+        self.document = document
+        self.path = path
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_PATH) -> Template:
+        return cls(yaml_parse(path.read_text()), path)
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.document["Resources"]
+        return resources
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {
+            name: str(spec["Default"])
+            for name, spec in self.document.get("Parameters", {}).items()
+            if "Default" in spec
+        }
+
+    def resources_of_type(self, type_name: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r["Type"] == type_name}
+
+    def functions(self) -> list[FunctionDef]:
+        defaults = self.document.get("Globals", {}).get("Function", {})
+        found = []
+        for name, resource in self.resources_of_type("AWS::Serverless::Function").items():
+            props = resource.get("Properties", {})
+            environment = {
+                **defaults.get("Environment", {}).get("Variables", {}),
+                **props.get("Environment", {}).get("Variables", {}),
+            }
+            found.append(
+                FunctionDef(
+                    logical_id=name,
+                    handler=props.get("Handler", defaults.get("Handler")),
+                    environment=environment,
+                    memory_mb=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+                    timeout_seconds=int(props.get("Timeout", defaults.get("Timeout", 3))),
+                )
+            )
+        return found
+
+    def state_machines(self) -> list[StateMachineDef]:
+        found = []
+        for name, resource in self.resources_of_type("AWS::Serverless::StateMachine").items():
+            props = resource["Properties"]
+            found.append(
+                StateMachineDef(
+                    logical_id=name,
+                    definition_path=(self.path.parent / props["DefinitionUri"]).resolve(),
+                    substitutions=dict(props.get("DefinitionSubstitutions", {})),
+                )
+            )
+        return found
+
+    def state_machine(self, logical_id: str) -> StateMachineDef:
+        for machine in self.state_machines():
+            if machine.logical_id == logical_id:
+                return machine
+        raise TemplateError(f"no AWS::Serverless::StateMachine {logical_id!r} in {self.path}")
+
+
+def placeholders(definition_text: str) -> set[str]:
+    """Every `${Name}` in an ASL file."""
+    return set(PLACEHOLDER.findall(definition_text))
+
+
+def check_substitutions(definition_text: str, substitutions: dict[str, Any]) -> None:
+    """Every placeholder is supplied by DefinitionSubstitutions, and every substitution is used."""
+    used = placeholders(definition_text)
+    missing = sorted(used - substitutions.keys())
+    unused = sorted(substitutions.keys() - used)
+    if missing or unused:
+        raise TemplateError(f"ASL placeholders without a substitution: {missing}; substitutions never used: {unused}")
+
+
+def substitute(definition_text: str, values: dict[str, str]) -> str:
+    check_substitutions(definition_text, values)
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], definition_text)
+
+
+class Resolver:
+    """Resolves Ref / Fn::GetAtt / Fn::Sub against known physical values and parameters."""
+
+    def __init__(self, physical: dict[str, str], parameters: dict[str, str], region: str, account: str) -> None:
+        self.values = {
+            **parameters,
+            **physical,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+        }
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, str | int | float | bool):
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref":
+                return self._lookup(argument)
+            if function == "Fn::GetAtt":
+                target, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return self._lookup(f"{target}.{attribute}")
+            if function == "Fn::Sub" and isinstance(argument, str):
+                return PLACEHOLDER.sub(lambda m: self._lookup(m.group(1)), argument)
+        raise TemplateError(f"the local stack cannot resolve {value!r}")
+
+    def _lookup(self, name: str) -> str:
+        if name not in self.values:
+            raise TemplateError(f"the local stack has no value for {name!r}")
+        return self.values[name]
+
+
+@dataclass
+class LocalStack:
+    """What `deploy_locally` created, by the template's logical ids."""
+
+    aws: LocalAws
+    stack_name: str
+    table_name: str
+    config_parameter: str
+    bus_name: str
+    function_arns: dict[str, str] = field(default_factory=dict)
+    state_machine_arns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scaler_arn(self) -> str:
+        return self.state_machine_arns["ScalerStateMachine"]
+
+    def put_config(self, config: SurgeConfig) -> None:
+        self.aws.client("ssm").put_parameter(
+            Name=self.config_parameter, Value=config.model_dump_json(), Type="String", Overwrite=True
+        )
+
+
+def deploy_locally(
+    aws: LocalAws,
+    config: SurgeConfig,
+    *,
+    template: Template | None = None,
+    stack_name: str = "surge",
+    parameters: dict[str, str] | None = None,
+) -> LocalStack:
+    """Create the template's table, config parameter, bus, functions and state machines on moto."""
+    template = template or Template.load()
+    params = {**template.parameter_defaults(), **(parameters or {})}
+    region = aws.region
+    account = "123456789012"
+
+    table_name = f"{stack_name}-SurgeTable"
+    table_props = template.resources["SurgeTable"]["Properties"]
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName=table_name,
+        AttributeDefinitions=table_props["AttributeDefinitions"],
+        KeySchema=table_props["KeySchema"],
+        BillingMode=table_props["BillingMode"],
+    )
+    config_parameter = f"/{stack_name}/config"
+    bus_name = f"{stack_name}-bus"
+    aws.client("events").create_event_bus(Name=bus_name)
+    stack = LocalStack(
+        aws=aws, stack_name=stack_name, table_name=table_name, config_parameter=config_parameter, bus_name=bus_name
+    )
+    stack.put_config(config)
+
+    physical = {
+        "SurgeTable": table_name,
+        "SurgeTable.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{table_name}",
+        "ConfigParameter": config_parameter,
+        "SurgeBus.Name": bus_name,
+        "SurgeBus.Arn": f"arn:aws:events:{region}:{account}:event-bus/{bus_name}",
+        "AWS::StackName": stack_name,
+    }
+    resolve = Resolver(physical, params, region, account)
+    for function in template.functions():
+        name = f"{stack_name}-{function.logical_id}"
+        environment = {key: resolve(value) for key, value in function.environment.items()}
+        arn = aws.register_lambda(
+            LambdaSpec(
+                name=name,
+                handler=function.handler,
+                environment=environment,
+                memory_mb=function.memory_mb,
+                timeout_seconds=function.timeout_seconds,
+            )
+        )
+        stack.function_arns[function.logical_id] = arn
+        physical[function.logical_id] = name
+        physical[f"{function.logical_id}.Arn"] = arn
+
+    resolve = Resolver(physical, params, region, account)
+    for machine in template.state_machines():
+        values = {key: resolve(value) for key, value in machine.substitutions.items()}
+        definition = substitute(machine.definition_path.read_text(), values)
+        json.loads(definition)  # a substitution must never break the JSON
+        machine_type = params.get("StateMachineType", "EXPRESS")
+        stack.state_machine_arns[machine.logical_id] = aws.create_state_machine(
+            f"{stack_name}-{machine.logical_id}", definition, type_=machine_type
+        )
+    return stack

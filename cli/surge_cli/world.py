@@ -1,0 +1,72 @@
+"""The pieces of a simulated production world on moto: an ECS service, an Auto Scaling group, ALB metrics.
+
+Used by the state-machine tests and by the replay. Everything goes through boto3 against moto, exactly as
+Surge's own adapters see it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from surge_cli.localaws import LocalAws
+
+ALB_NAMESPACE = "AWS/ApplicationELB"
+
+
+def create_ecs_service(aws: LocalAws, cluster: str, service: str, desired_units: int) -> None:
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName=cluster)
+    family = f"{service}-task"
+    ecs.register_task_definition(
+        family=family,
+        containerDefinitions=[{"name": "api", "image": "public.ecr.aws/nginx/nginx:latest", "memory": 512}],
+    )
+    ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=family, desiredCount=desired_units)
+
+
+def ecs_desired(aws: LocalAws, cluster: str, service: str) -> int:
+    services = aws.client("ecs").describe_services(cluster=cluster, services=[service])["services"]
+    return int(services[0]["desiredCount"])
+
+
+def create_auto_scaling_group(aws: LocalAws, name: str, min_units: int, max_units: int, desired_units: int) -> None:
+    template_name = f"{name}-template"
+    aws.client("ec2").create_launch_template(
+        LaunchTemplateName=template_name, LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )
+    aws.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template_name},
+        MinSize=min_units,
+        MaxSize=max_units,
+        DesiredCapacity=desired_units,
+        AvailabilityZones=[f"{aws.region}a"],
+    )
+
+
+def auto_scaling_group(aws: LocalAws, name: str) -> dict[str, Any]:
+    groups = aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    group: dict[str, Any] = groups["AutoScalingGroups"][0]
+    return group
+
+
+def publish_request_count(
+    aws: LocalAws, load_balancer: str, minute_start: datetime, requests: float, target_group: str | None = None
+) -> None:
+    """Publish one ALB RequestCount datapoint (the Sum of one minute), as the ALB does after the minute closes."""
+    dimensions = [{"Name": "LoadBalancer", "Value": load_balancer}]
+    if target_group is not None:
+        dimensions.append({"Name": "TargetGroup", "Value": target_group})
+    aws.client("cloudwatch").put_metric_data(
+        Namespace=ALB_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": "RequestCount",
+                "Dimensions": dimensions,
+                "Timestamp": minute_start,
+                "Value": float(requests),
+                "Unit": "Count",
+            }
+        ],
+    )

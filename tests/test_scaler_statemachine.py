@@ -1,0 +1,208 @@
+"""The real scaler ASL on moto's Step Functions interpreter, with the real handlers, on a simulated clock.
+
+The world: ALB RequestCount datapoints appear 30 s after their minute closes; config: one unit per 50 rps
+(100 rps per unit at 50 % utilization), min 2, max 50, a 5 s loop, 120 s scale-in cooldown, steps of at most 5
+units at least 30 s apart. The schedule starts an execution every minute; each loops for 55 s.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from scaler_support import START, Loop, asg_target, deploy, ecs_target, fresh_process_state
+from surge.adapters import clients, store
+from surge.core.signals import CalendarEvent, Hold
+from surge_cli import world
+from surge_cli.localaws import LocalAws
+
+pytestmark = pytest.mark.statemachine
+
+HIGH_RPS = 1000.0  # -> 20 units
+LOW_RPS = 100.0  # -> 2 units
+
+
+def spike(minute: datetime) -> float:
+    """100 rps, then 1000 rps for the minutes 11:00-11:04, then 100 rps again."""
+    return HIGH_RPS if START <= minute < START + timedelta(minutes=5) else LOW_RPS
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    yield from _fresh()
+
+
+def _fresh() -> Iterator[LocalAws]:
+    state = fresh_process_state()
+    next(state)
+    with LocalAws(start=START) as local:
+        yield local
+    next(state, None)
+
+
+def ecs_loop(aws: LocalAws, rps=spike, **scaling: object) -> Loop:
+    stack = deploy(aws, ecs_target(**scaling))
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    loop = Loop(aws, stack, rps)
+    loop.read = lambda: {"api": world.ecs_desired(aws, "prod", "api")}
+    return loop
+
+
+def test_scale_out_within_one_iteration_then_stepwise_scale_in_after_cooldown(aws: LocalAws) -> None:
+    loop = ecs_loop(aws)
+    loop.start()
+    aws.run_until(START + timedelta(minutes=12))
+
+    # 11:00's 60,000 requests (1,000 rps) appear at 11:01:30: ceil(1000 / (100 * 0.5)) = 20 units.
+    data_visible = START + timedelta(seconds=90)
+    scaled_out = loop.first_time("api", lambda units: units == 20)
+    assert scaled_out is not None
+    assert data_visible <= scaled_out <= data_visible + timedelta(seconds=5), "one loop iteration at most"
+    assert loop.value_at("api", data_visible - timedelta(seconds=1)) == 2
+
+    # The last busy minute (11:04) leaves the 120 s window only at 11:07:00: no scale-in before that.
+    first_lower = next((when for when, units in loop.series("api") if when > scaled_out and units < 20), None)
+    assert first_lower is not None
+    assert first_lower >= START + timedelta(minutes=7)
+    # Then stepwise, at most 5 units per step and at least 30 s apart, down to min_units and never below.
+    after = [(when, units) for when, units in loop.series("api") if when >= scaled_out]
+    changes = [(when, units) for (when, units), (_, before) in zip(after[1:], after, strict=False) if units != before]
+    assert [units for _, units in changes] == [15, 10, 5, 2]
+    for (earlier, _), (later, _) in itertools.pairwise(changes):
+        assert later - earlier >= timedelta(seconds=30)
+    assert loop.value_at("api", START + timedelta(minutes=12)) == 2
+
+
+def test_an_active_push_hold_keeps_capacity_up(aws: LocalAws) -> None:
+    loop = ecs_loop(aws)
+    hold = Hold(
+        push_id="p-1",
+        units=20,
+        sized_for_rps=HIGH_RPS,
+        started_at=START,
+        min_until=START + timedelta(minutes=10),
+        max_until=START + timedelta(minutes=30),
+        audience=100_000,
+    )
+    store.put_hold(loop.stack.table_name, "api", hold)
+    loop.start()
+    aws.run_until(START + timedelta(minutes=12, seconds=30))
+
+    # The hold sets a floor of 20 at once and blocks scale-in until min_until (11:10); after that the
+    # traffic (100 rps, under half of the 1,000 rps it was sized for) releases it and scale-in begins.
+    assert loop.value_at("api", START + timedelta(seconds=5)) == 20
+    assert (
+        min(units for when, units in loop.series("api") if START + timedelta(seconds=5) <= when < hold.min_until) == 20
+    )
+    assert loop.value_at("api", START + timedelta(minutes=12, seconds=30)) < 20
+
+
+def test_a_calendar_event_prescales_ahead_and_holds_through_its_end(aws: LocalAws) -> None:
+    loop = ecs_loop(aws, rps=lambda minute: LOW_RPS)
+    event = CalendarEvent(
+        entry_id="sale-1",
+        name="album sale",
+        start_at=START + timedelta(minutes=10),
+        end_at=START + timedelta(minutes=15),
+        units=30,
+        lead_seconds=300,
+    )
+    store.put_calendar_event(loop.stack.table_name, "api", event)
+    loop.start()
+    aws.run_until(START + timedelta(minutes=20))
+
+    prescaled = loop.first_time("api", lambda units: units == 30)
+    assert prescaled is not None
+    assert START + timedelta(minutes=5) <= prescaled <= START + timedelta(minutes=5, seconds=5)
+    held = [units for when, units in loop.series("api") if prescaled <= when < event.end_at]
+    assert set(held) == {30}
+    # After the end, scale-in starts (cooldown already satisfied by the quiet metric) in steps of 5.
+    assert loop.value_at("api", START + timedelta(minutes=20)) < 30
+
+
+def test_a_cloudwatch_failure_in_one_iteration_leaves_capacity_alone_and_the_loop_running(aws: LocalAws) -> None:
+    loop = ecs_loop(aws, rps=lambda minute: HIGH_RPS)
+    calls = {"n": 0}
+
+    def fail_second_call(**_: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ClientError({"Error": {"Code": "InternalServiceError", "Message": "injected"}}, "GetMetricData")
+
+    clients.cloudwatch().meta.events.register("before-call.monitoring.GetMetricData", fail_second_call)
+    loop.start(schedule=False)
+    loop.start_execution()
+    result = aws.wait_for(loop.executions[0], timeout_sim_seconds=120)
+
+    assert calls["n"] >= 5, "the loop went on after the failed read"
+    assert result["status"] == "SUCCEEDED"
+    assert {units for _, units in loop.series("api")} <= {2, 20}
+    assert loop.value_at("api", aws.now()) == 20
+    decided = [e for e in aws.history(loop.executions[0]) if e["type"] == "TaskStateExited"]
+    assert decided, "history recorded the iterations"
+
+
+def test_auto_scaling_group_limits_raised_for_an_event_and_restored_after(aws: LocalAws) -> None:
+    stack = deploy(aws, asg_target(max_units=40))
+    world.create_auto_scaling_group(aws, "web", min_units=2, max_units=10, desired_units=2)
+    loop = Loop(aws, stack, lambda minute: LOW_RPS)
+
+    def read() -> dict[str, int]:
+        group = world.auto_scaling_group(aws, "web")
+        return {"desired": group["DesiredCapacity"], "min": group["MinSize"], "max": group["MaxSize"]}
+
+    loop.read = read
+    event = CalendarEvent(
+        entry_id="live-1",
+        name="live show",
+        start_at=START + timedelta(minutes=5),
+        end_at=START + timedelta(minutes=8),
+        units=25,
+        lead_seconds=120,
+    )
+    store.put_calendar_event(stack.table_name, "web", event)
+    loop.start(record_every_seconds=5)
+    aws.run_until(START + timedelta(minutes=16))
+
+    during = START + timedelta(minutes=6)
+    # Min raised to the event's 25, max raised from 10 to 25 so that desired 25 is legal.
+    assert (loop.value_at("desired", during), loop.value_at("min", during), loop.value_at("max", during)) == (
+        25,
+        25,
+        25,
+    )
+    raised = loop.first_time("min", lambda units: units == 25)
+    assert raised is not None
+    assert raised <= START + timedelta(minutes=3, seconds=5)
+    # After the event: the group's own min (2) is back, and the desired count steps down to min_units.
+    end = START + timedelta(minutes=16)
+    assert loop.value_at("min", end) == 2
+    assert loop.value_at("desired", end) == 2
+    assert loop.value_at("max", end) == 10
+    for _, values in loop.samples:
+        assert values["min"] <= values["desired"] <= values["max"] <= 40
+
+
+def test_one_loop_scales_an_ecs_service_and_an_auto_scaling_group_side_by_side(aws: LocalAws) -> None:
+    other_lb = "app/web-alb/73e2d6bc24d8a067"
+    stack = deploy(aws, ecs_target(), asg_target(load_balancer=other_lb))
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    world.create_auto_scaling_group(aws, "web", min_units=2, max_units=50, desired_units=2)
+    loop = Loop(aws, stack, spike)
+    web = Loop(aws, stack, lambda minute: 400.0, load_balancer=other_lb)  # -> 8 units
+    loop.read = lambda: {
+        "api": world.ecs_desired(aws, "prod", "api"),
+        "web": world.auto_scaling_group(aws, "web")["DesiredCapacity"],
+    }
+    web.start(schedule=False, record_every_seconds=3600)
+    loop.start()
+    aws.run_until(START + timedelta(minutes=3))
+
+    assert loop.value_at("api", START + timedelta(minutes=3)) == 20
+    assert loop.value_at("web", START + timedelta(minutes=3)) == 8
+    # The same executions did both: every scale-out call came from one loop per minute.
+    assert len(loop.executions) == 4
