@@ -13,7 +13,7 @@ export TZ := UTC
 STACK ?= surge
 PARAMS ?=
 
-.PHONY: help install lint test demo bench build deploy delete clean
+.PHONY: help install lock lint test demo bench build deploy delete clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,24 @@ lint: install ## ruff (lint + format check), mypy strict on functions/, cfn-lint
 
 test: lint ## Lint, then the whole pytest suite
 	$(BIN)/pytest
+
+$(TOOLS)/sam/bin/sam:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m uv venv --quiet --allow-existing --python $(PYTHON) $(TOOLS)/sam
+	$(PYTHON) -m uv pip install --quiet --python $(TOOLS)/sam/bin/python "aws-sam-cli==1.170.0"
+
+SAM := $(TOOLS)/sam/bin/sam
+SAMCONFIG := --config-file samconfig.toml
+
+build: $(SAM) ## sam build (a plain copy of functions/: dependencies come from the Powertools layer)
+	cd infra && ../$(SAM) build $(SAMCONFIG)
+
+deploy: build ## sam deploy with infra/samconfig.toml; e.g. make deploy PARAMS="ClusterName=prod ServiceName=api LoadBalancerFullName=app/alb/123"
+	@$(BIN)/python -c "import boto3; print('deploying as', boto3.client('sts').get_caller_identity()['Arn'])"
+	cd infra && ../$(SAM) deploy $(SAMCONFIG) $(if $(PARAMS),--parameter-overrides $(PARAMS),)
+
+delete: $(SAM) ## sam delete the stack
+	cd infra && ../$(SAM) delete $(SAMCONFIG) --no-prompts
 
 clean: ## Remove the virtual environments and build output
 	rm -rf $(VENV) $(TOOLS) .aws-sam

@@ -1,0 +1,138 @@
+"""The scaler's ASL file, checked where cfn-lint cannot see it (it never reads DefinitionUri files)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+from surge_cli.stack import Template, TemplateError, check_substitutions, placeholders, substitute
+
+TEMPLATE = Template.load()
+SCALER = TEMPLATE.state_machine("ScalerStateMachine")
+DEFINITION_TEXT = SCALER.definition_path.read_text()
+FAKE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:surge-{name}"
+
+
+def substituted() -> dict[str, Any]:
+    values = {name: FAKE_ARN.format(name=name) for name in SCALER.substitutions}
+    parsed: dict[str, Any] = json.loads(substitute(DEFINITION_TEXT, values))
+    return parsed
+
+
+def tasks() -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in substituted()["States"].items() if state["Type"] == "Task"}
+
+
+def test_every_placeholder_is_supplied_by_the_template_and_every_substitution_is_used() -> None:
+    check_substitutions(DEFINITION_TEXT, SCALER.substitutions)
+    assert placeholders(DEFINITION_TEXT) == set(SCALER.substitutions)
+
+
+def test_an_unmatched_placeholder_is_reported_by_name() -> None:
+    with pytest.raises(TemplateError, match=r"without a substitution: \['Missing'\]"):
+        check_substitutions(DEFINITION_TEXT + "${Missing}", SCALER.substitutions)
+    with pytest.raises(TemplateError, match=r"never used: \['Extra'\]"):
+        check_substitutions(DEFINITION_TEXT, {**SCALER.substitutions, "Extra": "x"})
+
+
+def test_substitutions_point_at_functions_the_template_defines() -> None:
+    functions = {f.logical_id for f in TEMPLATE.functions()}
+    for name, value in SCALER.substitutions.items():
+        assert value == {"Fn::GetAtt": [name.removesuffix("Arn"), "Arn"]}
+        assert name.removesuffix("Arn") in functions
+
+
+def test_moto_parser_accepts_the_definition() -> None:
+    program, _ = AmazonStateLanguageParser.parse(json.dumps(substituted()))
+    assert program is not None
+
+
+def test_cfn_lint_state_machine_schema_accepts_the_definition() -> None:
+    wrapper = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Scaler": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": "arn:aws:iam::123456789012:role/scaler",
+                    "StateMachineType": "EXPRESS",
+                    "Definition": substituted(),
+                },
+            }
+        },
+    }
+    matches = lint(json.dumps(wrapper), config=ManualArgs(regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
+
+
+def test_cfn_lint_catches_a_broken_definition_so_the_check_above_can_fail() -> None:
+    broken = substituted()
+    broken["States"]["WaitInterval"]["Type"] = "Sleep"  # not a state type
+    wrapper = {
+        "Resources": {
+            "Scaler": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/scaler", "Definition": broken},
+            }
+        }
+    }
+    assert lint(json.dumps(wrapper), config=ManualArgs(regions=["us-east-1"]))
+
+
+def test_every_task_retries_with_jitter_and_catches_every_error() -> None:
+    for name, state in tasks().items():
+        retriers = state.get("Retry", [])
+        assert retriers, f"{name} has no Retry"
+        assert all(r.get("JitterStrategy") == "FULL" for r in retriers), name
+        assert all(r.get("MaxDelaySeconds") for r in retriers), name
+        catchers = state.get("Catch", [])
+        assert any("States.ALL" in c["ErrorEquals"] for c in catchers), f"{name} does not catch States.ALL"
+
+
+def test_retries_match_our_exception_class_names() -> None:
+    from surge.adapters import errors
+
+    names = {error for state in tasks().values() for r in state["Retry"] for error in r["ErrorEquals"]}
+    ours = {n for n in names if not n.startswith(("Lambda.", "States."))}
+    assert ours == {"CapacityApiThrottledError", "SurgeTransientError"}
+    for name in ours:
+        assert issubclass(getattr(errors, name), Exception)
+
+
+def test_state_names_are_pascal_case_and_every_state_is_reachable() -> None:
+    definition = substituted()
+    states = definition["States"]
+    assert all(re.fullmatch(r"(?:[A-Z][a-z0-9]+)+", name) for name in states), list(states)
+    reachable = set()
+    pending = [definition["StartAt"]]
+    while pending:
+        name = pending.pop()
+        if name in reachable:
+            continue
+        reachable.add(name)
+        state = states[name]
+        nexts = [state.get("Next"), state.get("Default")]
+        nexts += [c["Next"] for c in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
+        pending += [n for n in nexts if n]
+    assert reachable == set(states)
+
+
+def test_waits_and_the_budget_come_from_the_input() -> None:
+    states = substituted()["States"]
+    assert states["WaitInterval"]["SecondsPath"] == "$.loop.interval_seconds"
+    assert states["CooldownBeforeScaleIn"]["SecondsPath"] == "$.loop.settle_seconds"
+    assert states["ClaimLoop"]["Parameters"]["Payload"]["overrides.$"] == "$"
+    # A scale-in is applied only after the cooldown wait and a re-read of the signals.
+    assert states["ScaleIn"]["Parameters"]["Payload"]["allow_scale_in"] is True
+    assert states["ScaleOutNow"]["Parameters"]["Payload"]["allow_scale_in"] is False
+    assert states["PreScaleForEvent"]["Parameters"]["Payload"]["allow_scale_in"] is False
+    assert states["IsScaleInStillWanted"]["Choices"][0] == {
+        "Variable": "$.plan.route",
+        "StringEquals": "scale_in",
+        "Next": "ScaleIn",
+    }
