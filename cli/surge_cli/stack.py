@@ -38,10 +38,21 @@ class FunctionDef:
 
 
 @dataclass(frozen=True)
+class RuleDef:
+    """An EventBridgeRule event source of a state machine."""
+
+    name: str
+    bus: Any
+    pattern: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class StateMachineDef:
     logical_id: str
     definition_path: Path
     substitutions: dict[str, Any]
+    machine_type: Any
+    rules: list[RuleDef]
 
 
 class Template:
@@ -94,11 +105,20 @@ class Template:
         found = []
         for name, resource in self.resources_of_type("AWS::Serverless::StateMachine").items():
             props = resource["Properties"]
+            rules = [
+                RuleDef(
+                    name=event_name, bus=event["Properties"]["EventBusName"], pattern=event["Properties"]["Pattern"]
+                )
+                for event_name, event in props.get("Events", {}).items()
+                if event["Type"] == "EventBridgeRule"
+            ]
             found.append(
                 StateMachineDef(
                     logical_id=name,
                     definition_path=(self.path.parent / props["DefinitionUri"]).resolve(),
                     substitutions=dict(props.get("DefinitionSubstitutions", {})),
+                    machine_type=props.get("Type", "STANDARD"),
+                    rules=rules,
                 )
             )
         return found
@@ -170,12 +190,39 @@ class LocalStack:
     table_name: str
     config_parameter: str
     bus_name: str
+    dead_letter_queue_url: str = ""
     function_arns: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
+    rule_queues: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """rule name -> (SQS queue URL that stands in for the rule's target, state machine logical id)"""
 
     @property
     def scaler_arn(self) -> str:
         return self.state_machine_arns["ScalerStateMachine"]
+
+    @property
+    def push_fast_path_arn(self) -> str:
+        return self.state_machine_arns["PushFastPathStateMachine"]
+
+    def deliver_events(self) -> list[str]:
+        """Play the EventBridge rules' part: start the target execution for every event a rule matched.
+
+        moto stores rules and matches patterns but never delivers to Step Functions targets, so each rule of
+        the template is put on moto's bus with an SQS target; here the queue is drained and each matched event
+        starts the state machine the template names, with the event as its input (as EventBridge does).
+        """
+        sqs = self.aws.client("sqs")
+        started = []
+        for queue_url, machine in self.rule_queues.values():
+            while True:
+                messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    event = json.loads(message["Body"])
+                    started.append(self.aws.start_execution(self.state_machine_arns[machine], event))
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return started
 
     def put_config(self, config: SurgeConfig) -> None:
         self.aws.client("ssm").put_parameter(
@@ -213,8 +260,13 @@ def deploy_locally(
         aws=aws, stack_name=stack_name, table_name=table_name, config_parameter=config_parameter, bus_name=bus_name
     )
     stack.put_config(config)
+    sqs = aws.client("sqs")
+    stack.dead_letter_queue_url = sqs.create_queue(QueueName=f"{stack_name}-PushDeadLetterQueue")["QueueUrl"]
 
     physical = {
+        "PushDeadLetterQueue": stack.dead_letter_queue_url,
+        "PushDeadLetterQueue.Arn": f"arn:aws:sqs:{region}:{account}:{stack_name}-PushDeadLetterQueue",
+        "PushDeadLetterQueue.QueueName": f"{stack_name}-PushDeadLetterQueue",
         "SurgeTable": table_name,
         "SurgeTable.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{table_name}",
         "ConfigParameter": config_parameter,
@@ -244,8 +296,37 @@ def deploy_locally(
         values = {key: resolve(value) for key, value in machine.substitutions.items()}
         definition = substitute(machine.definition_path.read_text(), values)
         json.loads(definition)  # a substitution must never break the JSON
-        machine_type = params.get("StateMachineType", "EXPRESS")
         stack.state_machine_arns[machine.logical_id] = aws.create_state_machine(
-            f"{stack_name}-{machine.logical_id}", definition, type_=machine_type
+            f"{stack_name}-{machine.logical_id}", definition, type_=resolve(machine.machine_type)
         )
+        for rule in machine.rules:
+            _put_rule(stack, machine.logical_id, rule, resolve)
     return stack
+
+
+def resolve_pattern(pattern: Any, resolve: Resolver) -> Any:
+    """An event pattern with its intrinsics (e.g. `!Ref PushEventSource`) resolved."""
+    if isinstance(pattern, list):
+        return [resolve_pattern(item, resolve) for item in pattern]
+    if isinstance(pattern, dict):
+        if len(pattern) == 1 and next(iter(pattern)) in ("Ref", "Fn::GetAtt", "Fn::Sub"):
+            return resolve(pattern)
+        return {key: resolve_pattern(value, resolve) for key, value in pattern.items()}
+    return pattern
+
+
+def _put_rule(stack: LocalStack, machine: str, rule: RuleDef, resolve: Resolver) -> None:
+    """The template's rule on moto's bus, its target replaced by an SQS queue that `deliver_events` drains."""
+    aws = stack.aws
+    name = f"{stack.stack_name}-{machine}-{rule.name}"
+    queue_url = aws.client("sqs").create_queue(QueueName=f"{name}-target")["QueueUrl"]
+    queue_arn = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = aws.client("events")
+    bus = resolve(rule.bus)
+    events.put_rule(
+        Name=name, EventBusName=bus, EventPattern=json.dumps(resolve_pattern(rule.pattern, resolve)), State="ENABLED"
+    )
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "target", "Arn": queue_arn}])
+    stack.rule_queues[rule.name] = (queue_url, machine)

@@ -8,13 +8,14 @@ visible in the console. `config` travels with the execution: it is read once per
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from surge.core.config import SurgeConfig
 from surge.core.decision import Decision
 from surge.core.plan import Plan
-from surge.core.signals import TargetSignals, UtcDatetime
+from surge.core.signals import Hold, TargetSignals, UtcDatetime
 
 
 class _Payload(BaseModel):
@@ -86,6 +87,22 @@ class ReadSignalsInput(LoopEnvelope):
 class ReadSignalsOutput(LoopEnvelope):
     signals: list[TargetSignals]
     stop_reason: StopReason | None = None
+
+
+class RecordPushInput(_Payload):
+    """The PushFastPath execution's input (the EventBridge event) and its id."""
+
+    event: dict[str, Any]
+    execution_id: str = Field(min_length=1)
+
+
+class RecordPushOutput(ReadSignalsOutput):
+    """RecordPushHold's output: the targets' signals (with the new hold) for DecideCapacity, and the push."""
+
+    push_id: str
+    duplicate: bool
+    holds: list[Hold]
+    rps_per_audience: dict[str, float]
 
 
 class DecideCapacityInput(ReadSignalsOutput):

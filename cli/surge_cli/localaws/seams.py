@@ -235,9 +235,7 @@ def check_seams() -> None:
             except (OSError, TypeError) as exc:
                 problems.append(f"{where} source unavailable ({exc})")
                 continue
-            problems.extend(
-                f"{where} no longer contains {mark!r}" for mark in seam.landmarks if mark not in source
-            )
+            problems.extend(f"{where} no longer contains {mark!r}" for mark in seam.landmarks if mark not in source)
     if problems:
         raise SeamMovedError(
             "moto seam moved: "
@@ -294,7 +292,7 @@ def install(rt: Runtime) -> Callable[[], None]:
     from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
     from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
     from moto.stepfunctions.parser.asl.component.program.program import Program
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (
         InlineIterationComponent,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job import JobPool
@@ -388,18 +386,18 @@ def install(rt: Runtime) -> Callable[[], None]:
             _enter_flow(key, children)
             body(env)
 
-        worker = threading.Thread(target=run, daemon=True)
-        TMP_THREADS.append(worker)
-        worker.start()
         timer = None
-        if timeout:
+        if timeout:  # registered BEFORE the worker exists: once it sleeps, this thread must be idle
 
             def on_timeout() -> None:
                 if env.is_running():
                     env.set_timed_out()
 
             timer = clock.call_at(clock.now_us() + int(timeout) * 1_000_000, on_timeout)
-        worker.join()
+        worker = threading.Thread(target=run, daemon=True)
+        TMP_THREADS.append(worker)
+        worker.start()
+        worker.join()  # this thread works under the same token as the worker: it only joins
         if timer is not None:
             timer.cancel()
 

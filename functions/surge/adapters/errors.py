@@ -32,3 +32,7 @@ class ConfigInvalidError(Exception):
 
 def is_throttling(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code", "") in THROTTLING_CODES
+
+
+class PushRejectedError(Exception):
+    """A PushSent event that breaks a rule (the message names the field); it goes to the dead-letter queue."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 ALB_PERIOD_SECONDS = 60
 LOOKBACK_MARGIN_SECONDS = 180
 MAX_LOOKBACK_SECONDS = 3 * 3600
+MAX_SINCE_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -84,8 +85,10 @@ def _floor(moment: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=moment.tzinfo)
 
 
-def read_request_metrics(config: SurgeConfig, now: datetime) -> MetricReadings:
+def read_request_metrics(config: SurgeConfig, now: datetime, since: datetime | None = None) -> MetricReadings:
     """Read every target's request metrics in one GetMetricData call (paginated).
+
+    The window covers every target's scale-in window, or reaches back to `since` (at most a day) if earlier.
 
     Only whole periods are kept: a bucket still filling would understate demand. If the call fails, every
     target gets the error and no samples, and the decision core holds capacity.
@@ -96,7 +99,10 @@ def read_request_metrics(config: SurgeConfig, now: datetime) -> MetricReadings:
     if not queries:
         return readings
     end = _floor(now, 1)
-    start = _floor(end - timedelta(seconds=lookback_seconds(config)), ALB_PERIOD_SECONDS)
+    earliest = end - timedelta(seconds=lookback_seconds(config))
+    if since is not None:
+        earliest = max(min(since, earliest), end - timedelta(seconds=MAX_SINCE_SECONDS))
+    start = _floor(earliest, ALB_PERIOD_SECONDS)
     periods = {q["Id"]: q["MetricStat"]["Period"] for q in queries if "MetricStat" in q}
     targets_by_query = {q["Id"]: q["Label"] for q in queries if "Label" in q}
     try:

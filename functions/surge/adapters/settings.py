@@ -19,6 +19,7 @@ class Settings(BaseModel):
     event_bus_name: str = Field(alias="SURGE_EVENT_BUS_NAME", min_length=1)
     event_source: str = Field(alias="SURGE_EVENT_SOURCE", min_length=1)
     dry_run: bool = Field(alias="SURGE_DRY_RUN")
+    push_source: str = Field(alias="SURGE_PUSH_SOURCE", min_length=1)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from surge.adapters import clients
+from surge.core.push import Calibration
 from surge.core.signals import CalendarEvent, Hold, TargetState
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 LEASE_KEY: dict[str, AttributeValueTypeDef] = {"pk": {"S": "LOOP"}, "sk": {"S": "LEASE"}}
 STATE_SK = "STATE"
+CALIBRATION_SK = "CALIBRATION"
 HOLD_PREFIX = "HOLD#"
 CALENDAR_PREFIX = "CAL#"
 
@@ -139,12 +141,57 @@ def put_hold(table: str, target_id: str, hold: Hold) -> None:
     _put(table, target_pk(target_id), HOLD_PREFIX + hold.push_id, hold, expires_at=hold.max_until + timedelta(days=1))
 
 
+def put_hold_if_new(table: str, target_id: str, hold: Hold) -> bool:
+    """Record a push hold once: False (and nothing written) if this push id was already recorded."""
+    try:
+        _put(
+            table,
+            target_pk(target_id),
+            HOLD_PREFIX + hold.push_id,
+            hold,
+            expires_at=hold.max_until + timedelta(days=1),
+            condition="attribute_not_exists(sk)",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def read_calibration(table: str, target_id: str) -> Calibration:
+    item = (
+        clients.dynamodb()
+        .get_item(
+            TableName=table, Key={"pk": {"S": target_pk(target_id)}, "sk": {"S": CALIBRATION_SK}}, ConsistentRead=True
+        )
+        .get("Item")
+    )
+    return Calibration() if item is None else _parse(Calibration, item)
+
+
+def put_calibration(table: str, target_id: str, calibration: Calibration) -> None:
+    _put(table, target_pk(target_id), CALIBRATION_SK, calibration, expires_at=None)
+
+
+def delete_calendar_event(table: str, target_id: str, entry_id: str) -> bool:
+    """Remove an entry; False if there was none."""
+    response = clients.dynamodb().delete_item(
+        TableName=table,
+        Key={"pk": {"S": target_pk(target_id)}, "sk": {"S": CALENDAR_PREFIX + entry_id}},
+        ReturnValues="ALL_OLD",
+    )
+    return "Attributes" in response
+
+
 def put_calendar_event(table: str, target_id: str, event: CalendarEvent) -> None:
     ends = event.active_until + timedelta(seconds=event.ramp_down_steps * event.ramp_down_step_seconds)
     _put(table, target_pk(target_id), CALENDAR_PREFIX + event.entry_id, event, expires_at=ends + timedelta(days=7))
 
 
-def _put(table: str, pk: str, sk: str, model: BaseModel, expires_at: datetime | None) -> None:
+def _put(
+    table: str, pk: str, sk: str, model: BaseModel, expires_at: datetime | None, condition: str | None = None
+) -> None:
     item: dict[str, AttributeValueTypeDef] = {
         "pk": {"S": pk},
         "sk": {"S": sk},
@@ -152,4 +199,7 @@ def _put(table: str, pk: str, sk: str, model: BaseModel, expires_at: datetime | 
     }
     if expires_at is not None:
         item["expires_at"] = {"N": str(int(expires_at.timestamp()))}
-    clients.dynamodb().put_item(TableName=table, Item=item)
+    if condition is None:
+        clients.dynamodb().put_item(TableName=table, Item=item)
+    else:
+        clients.dynamodb().put_item(TableName=table, Item=item, ConditionExpression=condition)

@@ -44,10 +44,12 @@ class Hold(_Model):
     push_id: str = Field(min_length=1, max_length=128)
     units: int = Field(ge=0)
     sized_for_rps: float = Field(ge=0, description="the demand this hold was sized for")
+    baseline_rps: float = Field(default=0.0, ge=0, description="the demand already there when the push went out")
     started_at: UtcDatetime
     min_until: UtcDatetime
     max_until: UtcDatetime
     audience: int = Field(default=0, ge=0)
+    calibrated: bool = Field(default=False, description="its observed demand has fed the calibration")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -68,6 +70,7 @@ class CalendarEvent(_Model):
     hold_after_seconds: int = Field(default=0, ge=0, le=86_400)
     ramp_down_steps: int = Field(default=0, ge=0, le=100)
     ramp_down_step_seconds: int = Field(default=300, ge=1, le=86_400)
+    time_zone: str = Field(default="UTC", description="where the operator wrote it (for display)")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

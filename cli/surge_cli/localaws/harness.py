@@ -1,0 +1,634 @@
+"""Run real ASL on moto 5.2.5 with in-process Lambda handlers and a discrete-event clock.
+
+Test/replay support only: never shipped to Lambda. Usage::
+
+    with LocalAws(start=datetime(2026, 1, 21, 11, 0, tzinfo=UTC)) as aws:
+        fn = aws.register_lambda(LambdaSpec(name="surge-read-signals", handler="surge.handlers.read_signals.handler"))
+        sm = aws.create_state_machine("surge-scaler", definition, type_="EXPRESS")
+        ex = aws.start_execution(sm, {"x": 1})
+        aws.at(aws.now() + timedelta(seconds=17), lambda: aws.start_execution(sm, {"push": True}))
+        result = aws.wait_for(ex)          # advances simulated time until the execution ends
+
+Inside the ``with``: moto's ``mock_aws`` with Step Functions execution on, fake credentials,
+``TZ=UTC``, and time-machine frozen at the simulated instant (``datetime.now()`` and ``time.time()``
+in handlers read simulated time). Simulated time moves only in the driver calls (``run_until``,
+``wait_for``), only when every live flow is blocked (see :mod:`.clock`). Handlers take zero simulated
+time; a handler's real ``time.sleep`` stays real. The moto internals patched are listed in
+:mod:`.seams`.
+
+Lambda environment variables are process-global: all registered functions share ONE environment
+namespace. A variable two functions set to different values (or one already set differently in the
+process) raises ``ValueError`` at registration. Variables are restored on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import itertools
+import json
+import os
+import random
+import sys
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .clock import FlowKey, HarnessStalledError, SimClock, Timer, dump_threads
+from .seams import check_seams, install
+
+__all__ = [
+    "HarnessError",
+    "HarnessStalledError",
+    "Invocation",
+    "LambdaContext",
+    "LambdaSpec",
+    "LocalAws",
+    "Periodic",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+_ASSUME_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+_active_lock = threading.Lock()
+_active: LocalAws | None = None
+
+
+_shared_botocore: Any = None
+
+
+def _botocore_session() -> Any:
+    """One botocore session per process: a fresh one re-reads botocore's endpoint data (~0.3 s)."""
+    global _shared_botocore
+    if _shared_botocore is None:
+        import botocore.session
+
+        _shared_botocore = botocore.session.get_session()
+    return _shared_botocore
+
+
+class HarnessError(RuntimeError):
+    """The harness itself failed (an execution thread crashed, an execution never ended, ...)."""
+
+
+def _to_us(when: datetime) -> int:
+    if when.tzinfo is None:
+        raise ValueError(f"simulated instants must be timezone-aware, got naive {when!r}")
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _placeholder_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README.txt", "code runs in-process from the LambdaSpec handler path\n")
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class LambdaSpec:
+    """A Lambda function whose handler runs in-process.
+
+    ``handler`` is Lambda's Handler string: ``"surge.handlers.read_signals.handler"`` or
+    ``"pkg/mod.handler"`` (module path, then the function name). ``code_dir``, if given, is put on
+    ``sys.path`` (for the duration of the harness) so the module imports.
+    """
+
+    name: str
+    handler: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    memory_mb: int = 128
+    timeout_seconds: int = 3
+    runtime: str = "python3.12"
+    code_dir: str | os.PathLike[str] | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One in-process Lambda invocation, for cost models."""
+
+    function_name: str
+    sim_start: datetime  # simulated instant the handler was called (handlers take zero simulated time)
+    wall_seconds: float  # real duration of the handler call (includes a cold import on first call)
+    memory_mb: int
+    errored: bool
+    error_type: str | None
+    request_id: str
+    cold_start: bool
+
+    @property
+    def gb_seconds(self) -> float:
+        """Memory x real duration (no 1 ms rounding): a wall-time proxy for billed duration."""
+        return self.memory_mb / 1024 * self.wall_seconds
+
+
+@dataclass
+class LambdaContext:
+    """The subset of Lambda's context object handlers and Powertools use."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    timeout_ms: int
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    identity: Any = None
+    client_context: Any = None
+    _started: float = field(default_factory=time.perf_counter, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Timeout minus REAL elapsed time (simulated time does not move during a handler)."""
+        elapsed_ms = int((time.perf_counter() - self._started) * 1000)
+        return max(0, self.timeout_ms - elapsed_ms)
+
+
+class Periodic:
+    """Handle of :meth:`LocalAws.every`; ``cancel()`` stops further ticks."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.timer: Timer | None = None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+@dataclass
+class _ExecutionRecord:
+    worker: Any
+    arn: str
+    finished: bool = False
+    error: BaseException | None = None
+
+
+class LocalAws:
+    """Context manager: moto + in-process Lambda + discrete-event clock. One active at a time.
+
+    ``stall_timeout`` is the REAL time the driver waits for every flow to block before raising
+    :class:`HarnessStalledError` with all thread stacks. ``seed`` seeds Retry ``JitterStrategy: FULL``
+    and Lambda request ids.
+    """
+
+    def __init__(
+        self,
+        start: datetime,
+        region: str = "us-east-1",
+        *,
+        seed: int = 0,
+        stall_timeout: float = 30.0,
+    ) -> None:
+        self.region = region
+        self._start_us = _to_us(start)
+        self.stall_timeout = stall_timeout
+        self.rng = random.Random(seed)
+        self.clock = SimClock(self._start_us, on_advance=self._shift_time, stall_timeout=stall_timeout)
+        self._lock = threading.Lock()
+        self._stack: contextlib.ExitStack | None = None
+        self._traveller: Any = None
+        self._exec_seq = itertools.count()
+        self._name_seq = itertools.count(1)
+        self._executions: dict[str, _ExecutionRecord] = {}
+        self._invocations: list[Invocation] = []
+        self._specs: dict[str, LambdaSpec] = {}
+        self._handlers: dict[tuple[str, str], Callable[[Any, Any], Any]] = {}
+        self._env_owner: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
+        self._role_arn: str | None = None
+        self._zip = _placeholder_zip()
+        self.session: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalAws:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise HarnessError("another LocalAws is already active in this process")
+            _active = self
+        stack = contextlib.ExitStack()
+        try:
+            stack.callback(self._deactivate)
+            check_seams()
+            import boto3
+            import time_machine
+            from moto import mock_aws
+
+            stack.callback(time.tzset)  # LIFO: runs after TZ is restored below
+            env = {"TZ": "UTC", **_FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+            self._set_env(stack, env)
+            time.tzset()
+            mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+            mock.start()
+            stack.callback(mock.stop)
+            travel = time_machine.travel(_from_us(self._start_us), tick=False)
+            self._traveller = travel.start()
+            stack.callback(travel.stop)
+            stack.callback(install(self))
+            self.session = boto3.Session(botocore_session=_botocore_session(), region_name=self.region)
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        try:
+            stuck = self._shutdown()
+        finally:
+            stack.close()
+        if stuck and exc is None:
+            raise HarnessError(f"flows still alive after exit: {stuck}\n{dump_threads()}")
+
+    @staticmethod
+    def _deactivate() -> None:
+        global _active
+        with _active_lock:
+            _active = None
+
+    def _set_env(self, stack: contextlib.ExitStack, values: Mapping[str, str]) -> None:
+        saved = {k: os.environ.get(k) for k in values}
+
+        def restore() -> None:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+        stack.callback(restore)
+        os.environ.update(values)
+
+    def _shutdown(self) -> list[str]:
+        """Stop running executions, release every sleeper, wait (real time) for flows to end."""
+        deadline = time.perf_counter() + self.stall_timeout
+        first = True
+        while True:
+            with self._lock:
+                pending = [r for r in self._executions.values() if not r.finished]
+            for record in pending:
+                env = record.worker.env
+                if env is not None and env.is_running():
+                    env.set_stop(stop_date=self.now(), cause="LocalAws exited", error="LocalAws.Shutdown")
+            if first:
+                self.clock.shutdown()  # after the stops, so loops end instead of spinning
+                first = False
+            if not pending and self.clock.wait_idle(0):
+                return []
+            if time.perf_counter() > deadline:
+                return [r.arn for r in pending] or [f"busy tokens: {self.clock.describe()}"]
+            time.sleep(0.002)
+
+    def _require_active(self) -> None:
+        if self._stack is None:
+            raise HarnessError("LocalAws is not active: use it as a context manager")
+
+    # ------------------------------------------------------------------ clock
+    def _shift_time(self, delta_us: int) -> None:
+        self._traveller.shift(timedelta(microseconds=delta_us))
+
+    def now(self) -> datetime:
+        """The simulated clock, as an aware UTC datetime."""
+        return _from_us(self.clock.now_us())
+
+    def at(self, when: datetime, callback: Callable[[], object]) -> Timer:
+        """Run ``callback()`` on the driver thread at simulated ``when`` (before sleepers due then).
+        It may start executions, put metrics, schedule more events. Returns a cancellable handle."""
+
+        def fire() -> None:
+            callback()
+
+        return self.clock.call_at(_to_us(when), fire)
+
+    def every(self, period_seconds: float, callback: Callable[[], object], first: datetime | None = None) -> Periodic:
+        """Run ``callback()`` every ``period_seconds`` simulated seconds, first at ``first``
+        (default: now + period), e.g. an EventBridge schedule."""
+        period_us = round(period_seconds * 1_000_000)
+        if period_us <= 0:
+            raise ValueError("period_seconds must be positive")
+        handle = Periodic()
+
+        def schedule(when_us: int) -> None:
+            def fire() -> None:
+                if handle.cancelled:
+                    return
+                schedule(when_us + period_us)
+                callback()
+
+            handle.timer = self.clock.call_at(when_us, fire)
+
+        schedule(_to_us(first) if first is not None else self.clock.now_us() + period_us)
+        return handle
+
+    def run_until(self, when: datetime) -> None:
+        """Advance simulated time to ``when``: run due events and wake sleepers in order."""
+        self._require_active()
+        limit = _to_us(when)
+        if limit < self.clock.now_us():
+            raise ValueError(f"cannot run until {when.isoformat()}: the clock is at {self.now().isoformat()}")
+        while self.clock.step(limit):
+            self._raise_background()
+        self.clock.run_until(limit)
+        self._raise_background()
+
+    def wait_for(self, execution_arn: str, timeout_sim_seconds: float = 600) -> dict[str, Any]:
+        """Advance the clock until the execution ends; return its ``describe_execution`` dict.
+        Raises ``TimeoutError`` if it is still running ``timeout_sim_seconds`` of simulated time later
+        (the clock is then at that instant)."""
+        self._require_active()
+        limit = self.clock.now_us() + round(timeout_sim_seconds * 1_000_000)
+        while True:
+            self.clock.wait_quiescent()
+            self._raise_background()
+            with self._lock:
+                record = self._executions.get(execution_arn)
+            if record is not None and record.finished:
+                break
+            if record is None and self._describe(execution_arn)["status"] != "RUNNING":
+                break
+            if not self.clock.step(limit):
+                self.clock.run_until(limit)
+                nxt = self.clock.next_due_us()
+                why = (
+                    "nothing is scheduled (blocked outside simulated time?)"
+                    if nxt is None
+                    else f"next event at {_from_us(nxt).isoformat()}"
+                )
+                raise TimeoutError(
+                    f"{execution_arn} still running at {self.now().isoformat()} after "
+                    f"{timeout_sim_seconds} simulated s; {why}"
+                )
+        return self._describe(execution_arn)
+
+    def _raise_background(self) -> None:
+        with self._lock:
+            failed = [r for r in self._executions.values() if r.error is not None]
+            for r in failed:
+                r.error, error = None, r.error
+                raise HarnessError(f"execution thread for {r.arn} crashed: {error!r}") from error
+
+    # ------------------------------------------------------------------ AWS helpers
+    def client(self, service: str) -> Any:
+        """A boto3 client bound to moto (cached per service; use from the driver thread)."""
+        self._require_active()
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
+
+    def _role(self) -> str:
+        if self._role_arn is None:
+            role = self.client("iam").create_role(
+                RoleName="surge-local-harness-role", AssumeRolePolicyDocument=_ASSUME_ROLE_POLICY
+            )
+            self._role_arn = str(role["Role"]["Arn"])
+        return self._role_arn
+
+    def register_lambda(self, spec: LambdaSpec) -> str:
+        """Create the function in moto and map it to its in-process handler; return its ARN.
+        Its environment variables are set process-wide now (see the module docstring)."""
+        self._require_active()
+        assert self._stack is not None
+        if spec.name in self._specs:
+            raise ValueError(f"Lambda {spec.name!r} already registered")
+        self._claim_env(spec.name, spec.environment)
+        if spec.code_dir is not None:
+            code_dir = str(Path(spec.code_dir).resolve())
+            if code_dir not in sys.path:
+                sys.path.insert(0, code_dir)
+
+                def drop_path() -> None:
+                    if code_dir in sys.path:
+                        sys.path.remove(code_dir)
+
+                self._stack.callback(drop_path)
+        self._specs[spec.name] = spec
+        response = self.client("lambda").create_function(
+            FunctionName=spec.name,
+            Runtime=spec.runtime,
+            Role=self._role(),
+            Handler=spec.handler,
+            Code={"ZipFile": self._zip},
+            Environment={"Variables": dict(spec.environment)},
+            MemorySize=spec.memory_mb,
+            Timeout=spec.timeout_seconds,
+        )
+        return str(response["FunctionArn"])
+
+    def _claim_env(self, function_name: str, environment: Mapping[str, str]) -> None:
+        assert self._stack is not None
+        with self._lock:
+            for key, value in environment.items():
+                current = os.environ.get(key)
+                if key in self._env_owner:
+                    if current != value:
+                        raise ValueError(
+                            f"environment variable {key}={value!r} for Lambda {function_name!r} collides "
+                            f"with {key}={current!r} set for {self._env_owner[key]!r}: all in-process "
+                            "Lambda functions share one environment"
+                        )
+                    continue
+                if current is not None and current != value:
+                    raise ValueError(
+                        f"environment variable {key}={value!r} for Lambda {function_name!r} collides with "
+                        f"the process's {key}={current!r}: all in-process Lambda functions share one environment"
+                    )
+                self._env_owner[key] = function_name
+                self._set_env(self._stack, {key: value})
+
+    def create_state_machine(
+        self,
+        name: str,
+        definition: str | Mapping[str, Any],
+        type_: str = "STANDARD",
+        substitutions: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create a state machine (and the IAM role it needs); return its ARN.
+        ``substitutions`` replaces ``${Key}`` in the definition, like DefinitionSubstitutions."""
+        self._require_active()
+        body = definition if isinstance(definition, str) else json.dumps(definition)
+        for key, value in (substitutions or {}).items():
+            body = body.replace("${" + key + "}", value)
+        response = self.client("stepfunctions").create_state_machine(
+            name=name, definition=body, roleArn=self._role(), type=type_
+        )
+        return str(response["stateMachineArn"])
+
+    def start_execution(self, state_machine_arn: str, input: Any = None, name: str | None = None) -> str:
+        """Start an execution now (simulated); ``input`` is JSON-encoded unless already a str.
+        A unique name is generated if none is given. Returns the execution ARN."""
+        self._require_active()
+        if name is None:
+            name = f"local-{next(self._name_seq):06d}"
+        payload = input if isinstance(input, str) else json.dumps({} if input is None else input)
+        response = self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=payload
+        )
+        return str(response["executionArn"])
+
+    def _describe(self, execution_arn: str) -> dict[str, Any]:
+        response = dict(self.client("stepfunctions").describe_execution(executionArn=execution_arn))
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        """``describe_execution`` without advancing the clock."""
+        self._require_active()
+        return self._describe(execution_arn)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """All history events of an execution (``get_execution_history``, paginated)."""
+        self._require_active()
+        paginator = self.client("stepfunctions").get_paginator("get_execution_history")
+        return [dict(e) for page in paginator.paginate(executionArn=execution_arn) for e in page["events"]]
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Snapshot of every in-process Lambda invocation so far, in call order."""
+        with self._lock:
+            return list(self._invocations)
+
+    # ------------------------------------------------------------------ called by the seams
+    def on_execution_start(self, worker: Any) -> FlowKey:
+        arn = str(worker._evaluation_details.execution_details.arn)
+        with self._lock:
+            self._executions[arn] = _ExecutionRecord(worker=worker, arn=arn)
+            return (next(self._exec_seq),)
+
+    def on_execution_end(self, worker: Any, error: BaseException | None) -> None:
+        arn = str(worker._evaluation_details.execution_details.arn)
+        with self._lock:
+            record = self._executions[arn]
+            record.finished = True
+            record.error = error
+
+    def _resolve_handler(self, handler: str) -> tuple[Callable[[Any, Any], Any], bool]:
+        module_path, _, func_name = handler.rpartition(".")
+        if not module_path or not func_name:
+            raise _LambdaRuntimeError("Runtime.MalformedHandlerName", f"Bad handler '{handler}'")
+        key = (module_path, func_name)
+        cached = self._handlers.get(key)
+        if cached is not None:
+            return cached, False
+        module_name = module_path.replace("/", ".")
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise _LambdaRuntimeError(
+                "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
+            ) from exc
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            raise _LambdaRuntimeError(
+                "Runtime.HandlerNotFound", f"Handler '{func_name}' missing on module '{module_path}'"
+            )
+        self._handlers[key] = func
+        return func, True
+
+    def invoke_lambda(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        """Replacement body of ``LambdaFunction._invoke_lambda``: (payload, errored, logs)."""
+        if isinstance(event, str | bytes):
+            with contextlib.suppress(ValueError):
+                event = json.loads(event)
+        name = str(fn.function_name)
+        memory_mb = int(fn.memory_size)
+        with self._lock:
+            request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        sim_start = self.now()
+        started = time.perf_counter()
+        cold = False
+        error_type: str | None = None
+        try:
+            if name not in self._specs:  # created outside register_lambda (e.g. CloudFormation)
+                try:
+                    self._claim_env(name, dict(fn.environment_vars))
+                except ValueError as exc:
+                    raise _LambdaRuntimeError("Harness.EnvironmentCollision", str(exc)) from exc
+            func, cold = self._resolve_handler(str(fn.handler))
+            context = LambdaContext(
+                function_name=name,
+                invoked_function_arn=str(fn.function_arn),
+                memory_limit_in_mb=memory_mb,
+                aws_request_id=request_id,
+                timeout_ms=int(fn.timeout) * 1000,
+                log_group_name=f"/aws/lambda/{name}",
+                log_stream_name=f"{sim_start:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}",
+                _started=started,
+            )
+            result = func(event, context)
+            try:
+                payload = json.dumps(result)
+            except (TypeError, ValueError) as exc:
+                raise _LambdaRuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+        except _LambdaRuntimeError as exc:
+            error_type = exc.error_type
+            payload = json.dumps({"errorMessage": exc.message, "errorType": exc.error_type, "stackTrace": []})
+        except Exception as exc:
+            error_type = type(exc).__name__
+            payload = json.dumps(
+                {
+                    "errorMessage": str(exc),
+                    "errorType": error_type,
+                    "stackTrace": traceback.format_tb(exc.__traceback__),
+                }
+            )
+        wall = time.perf_counter() - started
+        with self._lock:
+            self._invocations.append(
+                Invocation(
+                    function_name=name,
+                    sim_start=sim_start,
+                    wall_seconds=wall,
+                    memory_mb=memory_mb,
+                    errored=error_type is not None,
+                    error_type=error_type,
+                    request_id=request_id,
+                    cold_start=cold,
+                )
+            )
+        return payload, error_type is not None, ""
+
+
+class _LambdaRuntimeError(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message

@@ -1,0 +1,112 @@
+"""Calendar entries as operators write them (local times in an IANA time zone), resolved to UTC events.
+
+Overlap rule: entries may overlap freely; at any instant the highest floor of all entries wins (the decision
+core takes the max), and scale-in waits until no entry is active.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from surge.core.config import TargetConfig
+from surge.core.errors import InvalidInputError
+from surge.core.signals import CalendarEvent, units_for_rps
+
+MAX_LEAD_SECONDS = 86_400
+
+
+class CalendarEntry(BaseModel):
+    """One pre-announced event. `start`/`end` are aware ISO 8601, or naive local times in `time_zone`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=256)
+    target_id: str = Field(min_length=1, max_length=64)
+    start: datetime
+    end: datetime
+    time_zone: str = Field(default="UTC", description="IANA name, e.g. Asia/Seoul or America/New_York")
+    units: int | None = Field(default=None, ge=1, le=10_000)
+    expected_rps: float | None = Field(default=None, gt=0)
+    lead_seconds: int = Field(default=600, ge=0, le=MAX_LEAD_SECONDS)
+    hold_after_seconds: int = Field(default=0, ge=0, le=86_400)
+    ramp_down_steps: int = Field(default=0, ge=0, le=100)
+    ramp_down_step_seconds: int = Field(default=300, ge=1, le=86_400)
+    entry_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Asia/Seoul', 'America/New_York')") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.units is None) == (self.expected_rps is None):
+            raise ValueError("give exactly one of units or expected_rps")
+        if self.end_utc <= self.start_utc:
+            raise ValueError(f"end ({self.end.isoformat()}) must be after start ({self.start.isoformat()})")
+        return self
+
+    @property
+    def start_utc(self) -> datetime:
+        return to_utc(self.start, self.time_zone, "start")
+
+    @property
+    def end_utc(self) -> datetime:
+        return to_utc(self.end, self.time_zone, "end")
+
+    @property
+    def resolved_id(self) -> str:
+        if self.entry_id is not None:
+            return self.entry_id
+        digest = hashlib.sha256(f"{self.target_id}|{self.name}|{self.start_utc.isoformat()}".encode()).hexdigest()
+        return f"cal-{digest[:16]}"
+
+
+def to_utc(moment: datetime, time_zone: str, field: str) -> datetime:
+    """An aware datetime as is; a naive one as wall-clock time in `time_zone` (DST-correct).
+
+    A wall-clock time that does not exist (skipped by a spring-forward change) is an error; one that occurs
+    twice (fall-back) means its first occurrence.
+    """
+    if moment.tzinfo is not None and moment.utcoffset() is not None:
+        return moment.astimezone(UTC)
+    zone = ZoneInfo(time_zone)
+    local = moment.replace(tzinfo=zone, fold=0)
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise ValueError(f"{field} {moment.isoformat()} does not exist in {time_zone} (a daylight-saving gap)")
+    return local.astimezone(UTC)
+
+
+def resolve_entry(entry: CalendarEntry, target: TargetConfig) -> CalendarEvent:
+    """The UTC event the decision core uses; units above the target's max are an error, nothing is stored."""
+    scaling = target.scaling
+    units = entry.units
+    if units is None:
+        assert entry.expected_rps is not None  # the model guarantees one of the two
+        units = units_for_rps(entry.expected_rps, scaling.unit_capacity_rps, scaling.target_utilization)
+    if units > scaling.max_units:
+        source = "units" if entry.units is not None else "expected_rps"
+        raise InvalidInputError(
+            f"{source}: needs {units} units, above target {target.id!r} max_units ({scaling.max_units})"
+        )
+    return CalendarEvent(
+        entry_id=entry.resolved_id,
+        name=entry.name,
+        start_at=entry.start_utc,
+        end_at=entry.end_utc,
+        units=units,
+        lead_seconds=entry.lead_seconds,
+        hold_after_seconds=entry.hold_after_seconds,
+        ramp_down_steps=entry.ramp_down_steps,
+        ramp_down_step_seconds=entry.ramp_down_step_seconds,
+        time_zone=entry.time_zone,
+    )

@@ -1,0 +1,160 @@
+"""The push fast path: a PushSent event becomes a recorded hold and, at once, more capacity.
+
+RecordPushHold (here) -> IsNewPush -> DecideCapacity -> ScaleOutForPush (the loop's own functions). A duplicate
+delivery of the same push id records nothing and applies nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import ValidationError
+
+from surge.adapters import capacity, config_source, store
+from surge.adapters.errors import PushRejectedError
+from surge.adapters.metrics_reader import read_request_metrics
+from surge.adapters.settings import Settings
+from surge.core.config import SurgeConfig, TargetConfig
+from surge.core.decision import current_demand
+from surge.core.errors import describe_validation_error
+from surge.core.push import MAX_DETAIL_BYTES, Calibration, PushSent, observed_rps_per_audience, size_push_hold
+from surge.core.signals import Hold, RateSample, TargetSignals
+from surge.models import FailureCount, LoopContext, RecordPushInput, RecordPushOutput
+from surge.observability import logger, metrics
+
+PUSH_DETAIL_TYPE = "PushSent"
+
+
+class PushSentEvent(EventBridgeModel):
+    """The EventBridge envelope with a PushSent detail (Powertools Parser model)."""
+
+    detail: PushSent
+
+
+def parse_push_event(event: dict[str, Any], expected_source: str) -> PushSent:
+    """Validate the whole event; every problem names its field. Raises PushRejectedError."""
+    detail_bytes = len(json.dumps(event.get("detail", {}), separators=(",", ":")).encode())
+    if detail_bytes > MAX_DETAIL_BYTES:
+        raise PushRejectedError(f"detail: {detail_bytes} bytes, at most {MAX_DETAIL_BYTES} allowed")
+    try:
+        parsed: PushSentEvent = parse(event=event, model=PushSentEvent)
+    except ValidationError as error:
+        raise PushRejectedError(describe_validation_error(error)) from error
+    if parsed.source != expected_source:
+        raise PushRejectedError(f"source: {parsed.source!r} is not the push source {expected_source!r}")
+    if parsed.detail_type != PUSH_DETAIL_TYPE:
+        raise PushRejectedError(f"detail-type: {parsed.detail_type!r} is not {PUSH_DETAIL_TYPE!r}")
+    return parsed.detail
+
+
+def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> RecordPushOutput:
+    try:
+        push = parse_push_event(request.event, settings.push_source)
+    except PushRejectedError as error:
+        logger.error("push rejected", extra={"reason": str(error), "event_id": request.event.get("id")})
+        metrics.add_metric(name="PushesRejected", unit=MetricUnit.Count, value=1)
+        raise
+    execution_id = request.execution_id
+    config = config_source.load_config(settings.config_parameter_name)
+    targets = _targets_of(push, config)
+    scope = SurgeConfig(targets=targets)
+    items = {t.id: store.read_target_items(settings.table_name, t.id) for t in targets}
+    pending = [h.started_at for i in items.values() for h in i.holds if not h.calibrated and now >= h.max_until]
+    readings = read_request_metrics(scope, now, since=min(pending, default=None))
+    current = capacity.read_capacity(scope)
+
+    signals: list[TargetSignals] = []
+    recorded: list[Hold] = []
+    rates: dict[str, float] = {}
+    for target in targets:
+        found = items[target.id]
+        samples = readings.request_samples.get(target.id, [])
+        rate = _calibrate(settings.table_name, target, found.holds, samples, now)
+        rates[target.id] = rate
+        target_signals = TargetSignals(
+            target_id=target.id,
+            request_samples=samples,
+            high_resolution_samples=readings.high_resolution_samples.get(target.id, []),
+            metric_error=readings.errors.get(target.id),
+            holds=found.holds,
+            calendar=found.calendar,
+            store_error=found.error,
+            capacity=current.capacity.get(target.id),
+            state=found.state,
+        )
+        demand = current_demand(target_signals, target.scaling, now)
+        hold = size_push_hold(
+            push,
+            target,
+            demand_rps=demand.rps if demand else None,
+            current_desired_units=target_signals.capacity.desired_units if target_signals.capacity else 0,
+            rps_per_audience=rate,
+            now=now,
+        )
+        if store.put_hold_if_new(settings.table_name, target.id, hold):
+            recorded.append(hold)
+            target_signals = target_signals.model_copy(update={"holds": [*found.holds, hold]})
+        signals.append(target_signals)
+
+    duplicate = not recorded
+    metrics.add_metric(name="PushDuplicates" if duplicate else "PushesRecorded", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "duplicate push: nothing to do" if duplicate else "push hold recorded",
+        extra={"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in recorded]},
+    )
+    loop = LoopContext(
+        execution_id=execution_id,
+        started_at=now,
+        deadline=now + timedelta(seconds=60),
+        interval_seconds=min(t.scaling.loop_interval_seconds for t in targets),
+        settle_seconds=0,
+    )
+    return RecordPushOutput(
+        loop=loop,
+        config=scope,
+        failures=FailureCount(),
+        signals=signals,
+        push_id=push.push_id,
+        duplicate=duplicate,
+        holds=recorded,
+        rps_per_audience=rates,
+    )
+
+
+def _targets_of(push: PushSent, config: SurgeConfig) -> list[TargetConfig]:
+    if push.target_id is None:
+        return list(config.targets)
+    try:
+        return [config.target(push.target_id)]
+    except KeyError as error:
+        raise PushRejectedError(f"target_id: {error.args[0]}") from None
+
+
+def _calibrate(table: str, target: TargetConfig, holds: list[Hold], samples: list[RateSample], now: datetime) -> float:
+    """Fold every finished, not yet measured hold of this target into its calibration; return the rate to use."""
+    calibration = store.read_calibration(table, target.id)
+    changed = False
+    for hold in sorted(holds, key=lambda h: h.started_at):
+        if hold.calibrated or now < hold.max_until:
+            continue
+        observed = observed_rps_per_audience(hold, samples)
+        if observed is not None:
+            calibration = calibration.with_observation(observed)
+            logger.info(
+                "push calibrated",
+                extra={"target_id": target.id, "push_id": hold.push_id, "observed_rps_per_audience": observed},
+            )
+        store.put_hold(table, target.id, hold.model_copy(update={"calibrated": True}))
+        changed = True
+    if changed:
+        store.put_calibration(table, target.id, calibration)
+    return _rate(calibration, target)
+
+
+def _rate(calibration: Calibration, target: TargetConfig) -> float:
+    return calibration.rps_per_audience(prior=target.scaling.push_rps_per_audience)

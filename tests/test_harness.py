@@ -1,0 +1,292 @@
+"""The local execution harness: real ASL on moto 5.2.5, in-process Lambda, discrete-event clock."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from surge_cli.localaws import (
+    HarnessStalledError,
+    LambdaSpec,
+    LocalAws,
+    SeamMovedError,
+    check_seams,
+)
+
+pytestmark = pytest.mark.statemachine
+
+FIXTURES = Path(__file__).parent / "fixtures" / "harness"
+START = datetime(2026, 1, 21, 11, 0, tzinfo=UTC)
+HANDLERS = "harness_toy_handlers"
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    with LocalAws(start=START, region="us-east-1", stall_timeout=10) as harness:
+        yield harness
+
+
+def _lambda(aws: LocalAws, name: str, func: str, **kwargs: Any) -> str:
+    return aws.register_lambda(LambdaSpec(name=name, handler=f"{HANDLERS}.{func}", code_dir=FIXTURES, **kwargs))
+
+
+def _machine(aws: LocalAws, name: str, fixture: str, **arns: str) -> str:
+    return aws.create_state_machine(name, (FIXTURES / fixture).read_text(), substitutions=arns)
+
+
+def _outputs(aws: LocalAws, execution_arn: str) -> list[dict[str, Any]]:
+    """Outputs of every successful Lambda task of an execution, in history order."""
+    outs = []
+    for event in aws.history(execution_arn):
+        details = event.get("lambdaFunctionSucceededEventDetails") or event.get("taskSucceededEventDetails")
+        if details:
+            payload = json.loads(details["output"])
+            outs.append(payload.get("Payload", payload))
+    return outs
+
+
+def _at(seconds: float) -> datetime:
+    return START + timedelta(seconds=seconds)
+
+
+def test_toy_loop_advances_exactly_and_handlers_read_the_simulated_clock(aws: LocalAws) -> None:
+    n = 12
+    tick = _lambda(aws, "toy-tick", "tick", environment={"TOY_GREETING": "hello"}, memory_mb=256)
+    machine = _machine(aws, "toy-loop", "loop.asl.json", TickArn=tick)
+
+    wall = time.perf_counter()
+    result = aws.wait_for(aws.start_execution(machine, {"n": n, "seconds": 5}), timeout_sim_seconds=600)
+    wall = time.perf_counter() - wall
+
+    assert result["status"] == "SUCCEEDED"
+    assert aws.now() == _at(n * 5)  # exactly N waits of 5 s, nothing else took simulated time
+    assert wall < 5
+    output = json.loads(result["output"])
+    assert output["count"] == n + 1
+    assert (output["greeting"], output["function_name"], output["memory_mb"]) == ("hello", "toy-tick", 256)
+    assert 0 < output["remaining_ms"] <= 3000
+
+    seen = _outputs(aws, result["executionArn"])
+    expected = [_at(5 * k) for k in range(n + 1)]
+    assert [datetime.fromisoformat(o["now"]) for o in seen] == expected
+    assert [datetime.fromtimestamp(o["epoch"], UTC) for o in seen] == expected
+    assert [datetime.fromisoformat(o["naive_now"]) for o in seen] == [e.replace(tzinfo=None) for e in expected]
+
+    calls = aws.invocations
+    assert [c.sim_start for c in calls] == expected
+    assert {(c.function_name, c.memory_mb, c.errored) for c in calls} == {("toy-tick", 256, False)}
+    assert [c.cold_start for c in calls] == [True] + [False] * n
+    assert all(c.wall_seconds >= 0 and c.gb_seconds == c.wall_seconds / 4 for c in calls)
+
+
+def test_retry_by_exception_class_name_with_backoff_then_catch(aws: LocalAws) -> None:
+    flaky = _lambda(aws, "toy-flaky", "flaky")
+    throttled = _lambda(aws, "toy-throttled", "always_throttled")
+    machine = _machine(aws, "toy-retry", "retry.asl.json", FlakyArn=flaky, ThrottledArn=throttled)
+
+    result = aws.wait_for(aws.start_execution(machine, {}), timeout_sim_seconds=60)
+
+    assert result["status"] == "SUCCEEDED"
+    output = json.loads(result["output"])
+    assert output["flaky"]["attempt"] == 2  # failed twice with ThrottlingError, retried by class name
+    assert output["error"]["Error"] == "ThrottlingError"  # caught once retries were exhausted
+    assert json.loads(output["error"]["Cause"])["errorMessage"] == "still throttled"
+
+    calls = aws.invocations
+    assert [(c.function_name, c.errored, c.error_type) for c in calls] == [
+        ("toy-flaky", True, "ThrottlingError"),
+        ("toy-flaky", True, "ThrottlingError"),
+        ("toy-flaky", False, None),
+        ("toy-throttled", True, "ThrottlingError"),
+        ("toy-throttled", True, "ThrottlingError"),
+        ("toy-throttled", True, "ThrottlingError"),
+    ]
+    gaps = [b.sim_start - a.sim_start for a, b in itertools.pairwise(calls)]
+    # FULL jitter: each back-off is uniform in [0, IntervalSeconds * BackoffRate**k].
+    assert timedelta(0) < gaps[0] <= timedelta(seconds=2)
+    assert timedelta(0) < gaps[1] <= timedelta(seconds=4)
+    assert gaps[2] == timedelta(0)
+    # No jitter: exactly IntervalSeconds, then x BackoffRate (the first Retrier did not match).
+    assert gaps[3:] == [timedelta(seconds=1), timedelta(seconds=3)]
+    assert aws.now() == calls[-1].sim_start  # the clock moved by the back-offs only
+
+
+def test_full_jitter_is_reproducible_with_the_same_seed() -> None:
+    def backoffs(seed: int) -> list[datetime]:
+        with LocalAws(start=START, seed=seed) as aws:
+            flaky = _lambda(aws, "toy-flaky", "flaky")
+            throttled = _lambda(aws, "toy-throttled", "always_throttled")
+            machine = _machine(aws, "toy-retry", "retry.asl.json", FlakyArn=flaky, ThrottledArn=throttled)
+            aws.wait_for(aws.start_execution(machine, {}))
+            return [c.sim_start for c in aws.invocations]
+
+    first = backoffs(7)
+    assert len(first) == 6
+    assert backoffs(7) == first
+
+
+def _two_executions_at_once() -> tuple[list[tuple[str, float]], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    with LocalAws(start=START, stall_timeout=10) as aws:
+        tick = _lambda(aws, "toy-tick", "tick")
+        echo = _lambda(aws, "toy-echo", "echo")
+        loop = _machine(aws, "toy-loop", "loop.asl.json", TickArn=tick)
+        fast = _machine(aws, "toy-fast", "fast_path.asl.json", EchoArn=echo)
+        started: dict[str, str] = {}
+
+        def push(name: str) -> None:
+            started[name] = aws.start_execution(fast, {"push": name}, name=name)
+
+        long_arn = aws.start_execution(loop, {"n": 12, "seconds": 5})
+        aws.at(_at(17), lambda: push("push-17"))
+        aws.at(_at(15), lambda: push("push-15"))  # same instant as a loop wake-up: events run first
+
+        long = aws.wait_for(long_arn, timeout_sim_seconds=600)
+        assert aws.now() == _at(60)
+        short17 = aws.wait_for(started["push-17"], timeout_sim_seconds=1)
+        short15 = aws.wait_for(started["push-15"], timeout_sim_seconds=1)
+        order = [(c.function_name, (c.sim_start - START).total_seconds()) for c in aws.invocations]
+        return order, long, short17, short15
+
+
+def test_two_executions_at_once_keep_causality_and_a_deterministic_order() -> None:
+    order, long, short17, short15 = _two_executions_at_once()
+
+    assert long["status"] == short17["status"] == short15["status"] == "SUCCEEDED"
+    assert datetime.fromisoformat(json.loads(short17["output"])["now"]) == _at(17)
+    assert datetime.fromisoformat(json.loads(short15["output"])["now"]) == _at(15)
+    assert short17["startDate"] == _at(17)
+    loop_ticks = [("toy-tick", 5.0 * k) for k in range(13)]
+    assert order == [*loop_ticks[:3], ("toy-echo", 15.0), loop_ticks[3], ("toy-echo", 17.0), *loop_ticks[4:]]
+    assert _two_executions_at_once()[0] == order
+
+
+def test_parallel_and_map_inside_a_waiting_loop(aws: LocalAws) -> None:
+    tick = _lambda(aws, "toy-tick", "tick")
+    echo = _lambda(aws, "toy-echo", "echo")
+    machine = _machine(aws, "toy-fan", "fan_loop.asl.json", TickArn=tick, EchoArn=echo)
+
+    n = 3
+    result = aws.wait_for(aws.start_execution(machine, {"n": n, "seconds": 5, "items": [1, 4]}))
+
+    assert result["status"] == "SUCCEEDED"
+    # Per iteration: Parallel max(2, 3) s, then Map max(1, 4) s, then Wait 5 s.
+    assert aws.now() == _at(12 * n)
+    calls = sorted(((c.sim_start - START).total_seconds(), c.function_name) for c in aws.invocations)
+    expected = []
+    for k in range(n):
+        base = 12.0 * k
+        expected += [(base, "toy-tick"), (base + 2, "toy-echo"), (base + 4, "toy-echo"), (base + 7, "toy-echo")]
+    assert calls == [*expected, (12.0 * n, "toy-tick")]
+
+
+def test_run_until_runs_periodic_events_and_exit_stops_running_executions() -> None:
+    seen: list[datetime] = []
+    with LocalAws(start=START) as aws:
+        tick = _lambda(aws, "toy-tick", "tick")
+        loop = _machine(aws, "toy-loop", "loop.asl.json", TickArn=tick)
+        forever = aws.start_execution(loop, {"n": 10**9, "seconds": 5})
+        handle = aws.every(20, lambda: seen.append(aws.now()), first=_at(10))
+        aws.run_until(_at(50))
+        assert aws.now() == _at(50)
+        handle.cancel()
+        aws.run_until(_at(100))
+        assert aws.describe(forever)["status"] == "RUNNING"
+        assert len(aws.invocations) == 21  # ticks at 0, 5, ..., 100
+        wall = time.perf_counter()
+    assert time.perf_counter() - wall < 2  # exit stopped the endless loop instead of hanging
+    assert seen == [_at(10), _at(30), _at(50)]
+    assert not [t for t in threading.enumerate() if t.name.startswith("sfn-execution-")]
+
+
+def test_state_machine_timeout_runs_on_the_simulated_clock(aws: LocalAws) -> None:
+    machine = _machine(aws, "toy-timeout", "timeout.asl.json")
+    result = aws.wait_for(aws.start_execution(machine, None))
+    assert result["status"] == "TIMED_OUT"
+    assert aws.now() == _at(30)
+
+
+def test_timestamp_waits_compare_against_the_simulated_clock(aws: LocalAws) -> None:
+    machine = aws.create_state_machine(
+        "toy-until",
+        {
+            "StartAt": "Until",
+            "States": {"Until": {"Type": "Wait", "TimestampPath": "$.at", "End": True}},
+        },
+    )
+    result = aws.wait_for(aws.start_execution(machine, {"at": "2026-01-21T11:00:42Z"}))
+    assert result["status"] == "SUCCEEDED"
+    assert aws.now() == _at(42)
+
+
+def test_wait_for_raises_when_the_execution_outlives_the_simulated_timeout(aws: LocalAws) -> None:
+    tick = _lambda(aws, "toy-tick", "tick")
+    loop = _machine(aws, "toy-loop", "loop.asl.json", TickArn=tick)
+    with pytest.raises(TimeoutError, match="still running"):
+        aws.wait_for(aws.start_execution(loop, {"n": 100, "seconds": 5}), timeout_sim_seconds=22)
+    assert aws.now() == _at(22)
+    with pytest.raises(ValueError, match="cannot run until"):
+        aws.run_until(_at(21))
+
+
+def test_environment_variables_are_shared_and_collisions_raise(aws: LocalAws) -> None:
+    _lambda(aws, "toy-a", "tick", environment={"TOY_GREETING": "hello", "TOY_SHARED": "x"})
+    _lambda(aws, "toy-b", "tick", environment={"TOY_SHARED": "x"})  # same value: fine
+    with pytest.raises(ValueError, match="TOY_GREETING"):
+        _lambda(aws, "toy-c", "tick", environment={"TOY_GREETING": "bonjour"})
+
+
+def test_a_flow_blocked_outside_simulated_time_raises_with_thread_stacks() -> None:
+    with LocalAws(start=START, stall_timeout=0.3) as aws:
+        fn = _lambda(aws, "toy-blocked", "blocked")
+        machine = aws.create_state_machine(
+            "toy-blocked", {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": fn, "End": True}}}
+        )
+        gates = importlib.import_module(HANDLERS).GATES
+        gates["stall"] = threading.Event()
+        try:
+            with pytest.raises(HarnessStalledError, match=r"(?s)no quiescence.*in blocked"):
+                aws.wait_for(aws.start_execution(machine, {"gate": "stall"}))
+        finally:
+            gates.pop("stall").set()
+
+
+def test_seams_hold_on_the_pinned_moto() -> None:
+    check_seams()
+
+
+def test_seam_check_fails_loudly_when_a_seam_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    monkeypatch.delattr(WaitFunction, "_wait_interval")
+    monkeypatch.setattr(Environment, "set_stop", lambda self, stop_date: None)
+    with pytest.raises(SeamMovedError) as caught:
+        check_seams()
+    message = str(caught.value)
+    assert message.startswith("moto seam moved: ")
+    assert "WaitFunction._wait_interval is missing" in message
+    assert "Environment.set_stop signature is ('self', 'stop_date')" in message
+    assert "pin moto==5.2.5" in message
+    with pytest.raises(SeamMovedError):  # checked on harness start, before anything is patched
+        LocalAws(start=START).__enter__()
+
+    monkeypatch.undo()
+    with LocalAws(start=START) as aws:  # a failed start left nothing behind
+        assert aws.now() == START
