@@ -21,6 +21,8 @@ from surge_cli.localaws import LambdaSpec, LocalAws
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "infra" / "template.yaml"
+LOCAL_ACCOUNT = "123456789012"
+"""moto's default account id."""
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -220,6 +222,8 @@ class LocalStack:
                     break
                 for message in messages:
                     event = json.loads(message["Body"])
+                    # moto gap: the event moto forwards to a target lacks EventBridge's `account` field.
+                    event.setdefault("account", LOCAL_ACCOUNT)
                     started.append(self.aws.start_execution(self.state_machine_arns[machine], event))
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return started
@@ -242,7 +246,7 @@ def deploy_locally(
     template = template or Template.load()
     params = {**template.parameter_defaults(), **(parameters or {})}
     region = aws.region
-    account = "123456789012"
+    account = LOCAL_ACCOUNT
 
     table_name = f"{stack_name}-SurgeTable"
     table_props = template.resources["SurgeTable"]["Properties"]

@@ -1,0 +1,169 @@
+"""The push fast path end to end on moto: PushSent on the Surge bus -> the template's rule -> PushFastPath
+(the real ASL) -> RecordPushHold / DecideCapacity / ApplyCapacity (the real handlers)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scaler_support import LOAD_BALANCER, START, deploy, ecs_target, fresh_process_state
+from surge.adapters import store
+from surge_cli import world
+from surge_cli.localaws import LocalAws
+from surge_cli.push_client import push_event_entry
+from surge_cli.stack import LocalStack, Template, resolve_pattern
+
+pytestmark = pytest.mark.statemachine
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+SOURCE = Template.load().parameter_defaults()["PushEventSource"]
+BASELINE_RPS = 100.0  # -> 2 units at 50 rps per unit
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    state = fresh_process_state()
+    next(state)
+    with LocalAws(start=START) as local:
+        yield local
+    next(state, None)
+
+
+@pytest.fixture
+def stack(aws: LocalAws) -> LocalStack:
+    deployed = deploy(aws, ecs_target())
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    for minutes_ago in range(2, 12):
+        minute = START - timedelta(minutes=minutes_ago)
+        world.publish_request_count(aws, LOAD_BALANCER, minute, BASELINE_RPS * 60)
+    return deployed
+
+
+def put(aws: LocalAws, stack: LocalStack, entry: dict[str, Any]) -> list[str]:
+    aws.client("events").put_events(Entries=[entry])
+    return stack.deliver_events()
+
+
+def push(aws: LocalAws, stack: LocalStack, audience: int, push_id: str) -> list[str]:
+    entry = push_event_entry(audience=audience, push_id=push_id, bus_name=stack.bus_name, source=SOURCE)
+    return put(aws, stack, entry)
+
+
+def sample_event(name: str, stack: LocalStack) -> dict[str, Any]:
+    event = json.loads((EVENTS / name).read_text())
+    return {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+        "EventBusName": stack.bus_name,
+    }
+
+
+def desired(aws: LocalAws) -> int:
+    return world.ecs_desired(aws, "prod", "api")
+
+
+def test_a_push_scales_out_in_one_fast_path_execution_within_two_seconds(aws: LocalAws, stack: LocalStack) -> None:
+    sent = aws.now()
+    executions = push(aws, stack, audience=100_000, push_id="post-1")
+    assert len(executions) == 1
+    result = aws.wait_for(executions[0], timeout_sim_seconds=30)
+
+    assert result["status"] == "SUCCEEDED"
+    # (100 rps now + 100,000 x 0.01 rps) / (100 rps x 0.5) = 1,100 / 50 = 22 units
+    assert desired(aws) == 22
+    assert aws.now() - sent <= timedelta(seconds=2)
+    items = store.read_target_items(stack.table_name, "api")
+    assert [(h.push_id, h.units, h.audience) for h in items.holds] == [("post-1", 22, 100_000)]
+    assert items.holds[0].min_until == sent + timedelta(seconds=600)
+    assert items.holds[0].max_until == sent + timedelta(seconds=1800)
+
+
+def test_a_duplicate_delivery_changes_nothing(aws: LocalAws, stack: LocalStack) -> None:
+    first = push(aws, stack, audience=100_000, push_id="post-1")
+    aws.wait_for(first[0], timeout_sim_seconds=30)
+    calls: list[str] = []  # every UpdateService from here on
+    aws.client("ecs").meta.events.register("before-call.ecs.UpdateService", lambda **_: calls.append("x"))
+
+    again = push(aws, stack, audience=100_000, push_id="post-1")
+    result = aws.wait_for(again[0], timeout_sim_seconds=30)
+
+    assert result["status"] == "SUCCEEDED"
+    states = [e["stateEnteredEventDetails"]["name"] for e in aws.history(again[0]) if "stateEnteredEventDetails" in e]
+    assert states == ["RecordPushHold", "IsNewPush", "AlreadyHandled"]
+    assert desired(aws) == 22
+    assert calls == []
+    assert len(store.read_target_items(stack.table_name, "api").holds) == 1
+
+
+def test_two_close_pushes_combine_the_larger_requirement_wins(aws: LocalAws, stack: LocalStack) -> None:
+    aws.wait_for(push(aws, stack, audience=100_000, push_id="post-1")[0], timeout_sim_seconds=30)
+    aws.run_until(aws.now() + timedelta(seconds=20))
+    aws.wait_for(push(aws, stack, audience=50_000, push_id="post-2")[0], timeout_sim_seconds=30)
+
+    holds = {h.push_id: h for h in store.read_target_items(stack.table_name, "api").holds}
+    # The second push is sized never lower than the current desired count (22), and the later hold lasts longer.
+    assert holds["post-2"].units == 22
+    assert holds["post-2"].max_until > holds["post-1"].max_until
+    assert desired(aws) == 22
+
+
+@pytest.mark.parametrize(
+    ("sample", "field"),
+    [
+        ("push-sent-bad-audience.json", "detail.audience"),
+        ("push-sent-absurd-audience.json", "detail.audience"),
+        ("push-sent-missing-audience.json", "detail.audience"),
+    ],
+)
+def test_a_malformed_push_goes_to_the_dead_letter_queue_and_changes_nothing(
+    aws: LocalAws, stack: LocalStack, sample: str, field: str
+) -> None:
+    executions = put(aws, stack, sample_event(sample, stack))
+    assert len(executions) == 1
+    result = aws.wait_for(executions[0], timeout_sim_seconds=30)
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "PushRejected"
+    assert desired(aws) == 2
+    assert store.read_target_items(stack.table_name, "api").holds == []
+    messages = aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url).get("Messages", [])
+    assert len(messages) == 1
+    parked = json.loads(messages[0]["Body"])
+    assert parked["rejection"]["Error"] == "PushRejectedError"
+    assert field in json.loads(parked["rejection"]["Cause"])["errorMessage"]
+
+
+def test_an_unknown_target_is_rejected_by_name(aws: LocalAws, stack: LocalStack) -> None:
+    entry = push_event_entry(audience=1_000, push_id="post-9", bus_name=stack.bus_name, source=SOURCE, target_id="nope")
+    result = aws.wait_for(put(aws, stack, entry)[0], timeout_sim_seconds=30)
+    assert result["status"] == "FAILED"
+    messages = aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url)["Messages"]
+    assert "target_id: unknown target 'nope'" in messages[0]["Body"]
+    assert desired(aws) == 2
+
+
+def test_the_rule_pattern_from_the_template_matches_samples_and_rejects_near_misses(
+    aws: LocalAws, stack: LocalStack
+) -> None:
+    assert put(aws, stack, sample_event("push-sent.json", stack)) != []
+    assert put(aws, stack, sample_event("push-sent-one-target.json", stack)) != []
+    # Near misses, judged by moto's own pattern matching of the template's rule:
+    assert put(aws, stack, sample_event("push-sent-other-source.json", stack)) == []
+    near = sample_event("push-sent.json", stack)
+    assert put(aws, stack, {**near, "DetailType": "PushScheduled"}) == []
+    assert put(aws, stack, {**near, "Source": SOURCE.upper()}) == []
+    assert put(aws, stack, {**near, "EventBusName": "default"}) == []
+
+
+def test_the_template_rule_is_the_one_put_on_the_bus(aws: LocalAws, stack: LocalStack) -> None:
+    machine = Template.load().state_machine("PushFastPathStateMachine")
+    (rule,) = machine.rules
+    name = f"{stack.stack_name}-PushFastPathStateMachine-{rule.name}"
+    stored = aws.client("events").describe_rule(Name=name, EventBusName=stack.bus_name)
+    assert json.loads(stored["EventPattern"]) == {"source": [SOURCE], "detail-type": ["PushSent"]}
+    assert resolve_pattern({"source": [{"Ref": "PushEventSource"}]}, lambda value: SOURCE) == {"source": [SOURCE]}
