@@ -35,7 +35,7 @@ def push_event_entry(
     try:
         detail = PushSent(push_id=push_id, audience=audience, target_id=target_id, sent_at=sent_at or datetime.now(UTC))
     except ValidationError as error:
-        raise InvalidInputError(describe_validation_error(error)) from error
+        raise InvalidInputError(describe_validation_error(error, model=PushSent)) from error
     return {
         "Source": source,
         "DetailType": DETAIL_TYPE,

@@ -44,7 +44,7 @@ def parse_push_event(event: dict[str, Any], expected_source: str) -> PushSent:
     try:
         parsed: PushSentEvent = parse(event=event, model=PushSentEvent)
     except ValidationError as error:
-        raise PushRejectedError(describe_validation_error(error)) from error
+        raise PushRejectedError(describe_validation_error(error, model=PushSentEvent)) from error
     if parsed.source != expected_source:
         raise PushRejectedError(f"source: {parsed.source!r} is not the push source {expected_source!r}")
     if parsed.detail_type != PUSH_DETAIL_TYPE:

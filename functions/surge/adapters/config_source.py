@@ -15,7 +15,7 @@ def parse_config(document: str, *, source: str) -> SurgeConfig:
     try:
         return SurgeConfig.model_validate_json(document)
     except ValidationError as error:
-        raise ConfigInvalidError(f"{source}: {describe_validation_error(error)}") from error
+        raise ConfigInvalidError(f"{source}: {describe_validation_error(error, model=SurgeConfig)}") from error
 
 
 def load_config(parameter_name: str) -> SurgeConfig:

@@ -152,10 +152,13 @@ def covered_peak_rps(
 
     Coverage: a sample overlaps the window's start, consecutive samples touch, and the newest is fresh.
     """
+    newest = latest_fresh(samples, now, max_age_seconds)
+    if newest is None:
+        return None
+    # Metrics lag: the window always reaches back to the newest datapoint, even when it is shorter than the lag.
+    window_start = min(window_start, newest.start)
     in_window = sorted((s for s in samples if s.end > window_start and s.start <= now), key=lambda s: s.start)
     if not in_window or in_window[0].start > window_start:
-        return None
-    if latest_fresh(in_window, now, max_age_seconds) is None:
         return None
     tolerance = timedelta(seconds=1)
     for earlier, later in itertools.pairwise(in_window):

@@ -27,7 +27,7 @@ class RateSample(_Model):
 
     start: UtcDatetime
     period_seconds: int = Field(ge=1, le=3_600)
-    requests: float = Field(ge=0)
+    requests: float = Field(ge=0, allow_inf_nan=False)
 
     @property
     def rps(self) -> float:
@@ -124,8 +124,14 @@ class TargetSignals(_Model):
     state: TargetState = Field(default_factory=TargetState)
 
 
+MAX_COMPUTED_UNITS = 10**9
+"""Far above any max_units; keeps an absurd rate from overflowing (the caller clamps to max_units)."""
+
+
 def units_for_rps(rps: float, unit_capacity_rps: float, target_utilization: float) -> int:
     """Units needed to serve `rps` with each unit at `target_utilization` of its capacity."""
     exact = rps / (unit_capacity_rps * target_utilization)
+    if not math.isfinite(exact) or exact >= MAX_COMPUTED_UNITS:
+        return MAX_COMPUTED_UNITS
     # Tolerate float noise so that exactly 70 % of 10 units asks for 10, not 11.
     return max(0, math.ceil(exact - 1e-9))
