@@ -167,3 +167,33 @@ def test_the_template_rule_is_the_one_put_on_the_bus(aws: LocalAws, stack: Local
     stored = aws.client("events").describe_rule(Name=name, EventBusName=stack.bus_name)
     assert json.loads(stored["EventPattern"]) == {"source": [SOURCE], "detail-type": ["PushSent"]}
     assert resolve_pattern({"source": [{"Ref": "PushEventSource"}]}, lambda value: SOURCE) == {"source": [SOURCE]}
+
+
+def test_a_second_push_is_sized_from_what_the_first_really_brought(aws: LocalAws) -> None:
+    stack = deploy(aws, ecs_target(max_units=100, push_min_hold_seconds=60, push_hold_seconds=300))
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    for minutes_ago in range(2, 12):
+        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+    # The operator's prior says 0.01 rps per person notified; this audience really brings 0.03.
+    true_rps_per_audience = 0.03
+    audience = 100_000
+    spike_rps = BASELINE_RPS + audience * true_rps_per_audience  # 3,100 rps -> 62 units really needed
+    first = push(aws, stack, audience=audience, push_id="post-1")
+    aws.wait_for(first[0], timeout_sim_seconds=30)
+    for minute in range(10):
+        rps = spike_rps if minute < 5 else BASELINE_RPS
+        world.publish_request_count(aws, LOAD_BALANCER, START + timedelta(minutes=minute), rps * 60)
+    aws.run_until(START + timedelta(minutes=12))
+
+    second = push(aws, stack, audience=audience, push_id="post-2")
+    aws.wait_for(second[0], timeout_sim_seconds=30)
+
+    holds = {h.push_id: h for h in store.read_target_items(stack.table_name, "api").holds}
+    # First push, from the prior: (100 + 100,000 x 0.01) / 50 = 22 units (62 were needed).
+    assert holds["post-1"].units == 22
+    # Second push, calibrated: (3,100 - 100) / 100,000 = 0.03 -> (100 + 3,000) / 50 = 62 units.
+    assert holds["post-2"].units == 62
+    assert abs(holds["post-2"].units - 62) < abs(holds["post-1"].units - 62)
+    assert holds["post-1"].calibrated
+    assert store.read_calibration(stack.table_name, "api").observations == [pytest.approx(0.03)]
+    assert world.ecs_desired(aws, "prod", "api") == 62
