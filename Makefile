@@ -13,7 +13,7 @@ export TZ := UTC
 STACK ?= surge
 PARAMS ?=
 
-.PHONY: help install lock lint test demo bench build deploy delete clean
+.PHONY: help system-deps install lock lint test demo bench build deploy delete clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,7 +25,12 @@ $(BIN)/surge: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-install: $(BIN)/surge ## Create .venv and install Surge with its tools (uv, pinned by requirements-dev.lock)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+system-deps: ## Debian's graphviz (the `dot` binary behind `surge graph`), if missing
+	@command -v dot >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq graphviz >/dev/null; }
+
+install: system-deps $(BIN)/surge ## Create .venv and install Surge with its tools (uv, pinned by requirements-dev.lock)
 
 lock: ## Re-pin requirements-dev.lock from pyproject.toml
 	$(PYTHON) -m uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements-dev.lock

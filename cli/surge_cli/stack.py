@@ -193,6 +193,7 @@ class LocalStack:
     config_parameter: str
     bus_name: str
     dead_letter_queue_url: str = ""
+    queue_urls: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     rule_queues: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -205,6 +206,31 @@ class LocalStack:
     @property
     def push_fast_path_arn(self) -> str:
         return self.state_machine_arns["PushFastPathStateMachine"]
+
+    def deliver_notifications(self) -> list[dict[str, Any]]:
+        """Play the SQS event source mapping of the notifier: every message waiting in the notification queue
+        goes to NotifyFunction in one batch (as one 60 s batching window would); returns its responses."""
+        sqs = self.aws.client("sqs")
+        url = self.queue_urls["NotificationQueue"]
+        records: list[dict[str, Any]] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                event = json.loads(message["Body"])
+                event.setdefault("account", LOCAL_ACCOUNT)  # moto gap: forwarded events lack `account`
+                records.append(_sqs_record({**message, "Body": json.dumps(event)}, url, self.aws.region))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if not records:
+            return []
+        response = self.aws.client("lambda").invoke(
+            FunctionName=self.function_arns["NotifyFunction"], Payload=json.dumps({"Records": records})
+        )
+        payload = json.loads(response["Payload"].read())
+        if "FunctionError" in response:
+            raise RuntimeError(f"NotifyFunction failed: {payload}")
+        return [payload]
 
     def deliver_events(self) -> list[str]:
         """Play the EventBridge rules' part: start the target execution for every event a rule matched.
@@ -264,13 +290,18 @@ def deploy_locally(
         aws=aws, stack_name=stack_name, table_name=table_name, config_parameter=config_parameter, bus_name=bus_name
     )
     stack.put_config(config)
+    physical: dict[str, str] = {}
     sqs = aws.client("sqs")
-    stack.dead_letter_queue_url = sqs.create_queue(QueueName=f"{stack_name}-PushDeadLetterQueue")["QueueUrl"]
+    for logical_id in template.resources_of_type("AWS::SQS::Queue"):
+        name = f"{stack_name}-{logical_id}"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        physical |= {logical_id: url, f"{logical_id}.Arn": _queue_arn(aws, url), f"{logical_id}.QueueName": name}
+        stack.queue_urls[logical_id] = url
+    stack.dead_letter_queue_url = stack.queue_urls["PushDeadLetterQueue"]
+    for logical_id in template.resources_of_type("AWS::SNS::Topic"):
+        physical[logical_id] = aws.client("sns").create_topic(Name=f"{stack_name}-{logical_id}")["TopicArn"]
 
-    physical = {
-        "PushDeadLetterQueue": stack.dead_letter_queue_url,
-        "PushDeadLetterQueue.Arn": f"arn:aws:sqs:{region}:{account}:{stack_name}-PushDeadLetterQueue",
-        "PushDeadLetterQueue.QueueName": f"{stack_name}-PushDeadLetterQueue",
+    physical |= {
         "SurgeTable": table_name,
         "SurgeTable.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{table_name}",
         "ConfigParameter": config_parameter,
@@ -296,6 +327,8 @@ def deploy_locally(
         physical[f"{function.logical_id}.Arn"] = arn
 
     resolve = Resolver(physical, params, region, account)
+    for logical_id, rule in template.resources_of_type("AWS::Events::Rule").items():
+        _put_plain_rule(stack, logical_id, rule["Properties"], resolve)
     for machine in template.state_machines():
         values = {key: resolve(value) for key, value in machine.substitutions.items()}
         definition = substitute(machine.definition_path.read_text(), values)
@@ -306,6 +339,44 @@ def deploy_locally(
         for rule in machine.rules:
             _put_rule(stack, machine.logical_id, rule, resolve)
     return stack
+
+
+def _sqs_record(message: dict[str, Any], queue_url: str, region: str) -> dict[str, Any]:
+    """An SQS message in the shape Lambda's SQS event source hands to a function."""
+    now_ms = "1768993200000"
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": now_ms,
+            "SenderId": LOCAL_ACCOUNT,
+            "ApproximateFirstReceiveTimestamp": now_ms,
+        },
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{region}:{LOCAL_ACCOUNT}:{queue_url.rsplit('/', 1)[-1]}",
+        "awsRegion": region,
+    }
+
+
+def _queue_arn(aws: LocalAws, url: str) -> str:
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return str(attributes["QueueArn"])
+
+
+def _put_plain_rule(stack: LocalStack, logical_id: str, props: dict[str, Any], resolve: Resolver) -> None:
+    """An AWS::Events::Rule with its real targets (moto delivers to SQS targets itself)."""
+    events = stack.aws.client("events")
+    bus = resolve(props["EventBusName"])
+    name = f"{stack.stack_name}-{logical_id}"
+    events.put_rule(
+        Name=name, EventBusName=bus, EventPattern=json.dumps(resolve_pattern(props["EventPattern"], resolve))
+    )
+    targets = [{"Id": t["Id"], "Arn": resolve(t["Arn"])} for t in props["Targets"]]
+    events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
 
 
 def resolve_pattern(pattern: Any, resolve: Resolver) -> Any:
@@ -324,9 +395,7 @@ def _put_rule(stack: LocalStack, machine: str, rule: RuleDef, resolve: Resolver)
     aws = stack.aws
     name = f"{stack.stack_name}-{machine}-{rule.name}"
     queue_url = aws.client("sqs").create_queue(QueueName=f"{name}-target")["QueueUrl"]
-    queue_arn = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = _queue_arn(aws, queue_url)
     events = aws.client("events")
     bus = resolve(rule.bus)
     events.put_rule(

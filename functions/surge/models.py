@@ -13,8 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from surge.core.config import SurgeConfig
-from surge.core.decision import Decision
-from surge.core.plan import Plan
+from surge.core.plan import AppliedChange, Plan
 from surge.core.signals import Hold, TargetSignals, UtcDatetime
 
 
@@ -115,17 +114,6 @@ class DecideCapacityOutput(LoopEnvelope):
 
 class ApplyCapacityInput(DecideCapacityOutput):
     allow_scale_in: bool = False
-
-
-class AppliedChange(_Payload):
-    target_id: str
-    from_units: int | None
-    to_units: int | None
-    group_limits_set: bool
-    api_calls: list[str]
-    dry_run: bool
-    skipped: str | None = None
-    decision: Decision
 
 
 class ApplyCapacityOutput(LoopEnvelope):

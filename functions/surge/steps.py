@@ -15,10 +15,9 @@ from surge.adapters.metrics_reader import read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.config import TargetKind
 from surge.core.decision import Action, Decision, decide
-from surge.core.plan import Plan, Route, make_plan
-from surge.core.signals import TargetSignals
+from surge.core.plan import AppliedChange, Plan, Route, make_plan
+from surge.core.signals import CurrentCapacity, ShadowCapacity, TargetSignals
 from surge.models import (
-    AppliedChange,
     ApplyCapacityInput,
     ApplyCapacityOutput,
     ClaimLoopInput,
@@ -73,6 +72,9 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
     signals = []
     for target in event.config.targets:
         items = store.read_target_items(settings.table_name, target.id)
+        found = current.capacity.get(target.id)
+        if (settings.dry_run or target.scaling.dry_run) and found is not None and items.state.shadow is not None:
+            found = _shadowed(found, items.state.shadow)
         signals.append(
             TargetSignals(
                 target_id=target.id,
@@ -82,7 +84,7 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
                 holds=items.holds,
                 calendar=items.calendar,
                 store_error=items.error,
-                capacity=current.capacity.get(target.id),
+                capacity=found,
                 state=items.state,
             )
         )
@@ -122,36 +124,52 @@ def apply_capacity(event: ApplyCapacityInput, settings: Settings, now: datetime)
             continue
         if decision.action is Action.SCALE_IN and not event.allow_scale_in:
             continue  # shrinking waits for the confirmed scale-in branch
-        applied.append(_apply_one(decision, event, settings))
+        applied.append(_apply_one(decision, event, settings, now))
     if applied:
         decision_events.publish_decisions(settings.event_bus_name, settings.event_source, applied)
     envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
     return ApplyCapacityOutput(**envelope, applied=applied)
 
 
-def _apply_one(decision: Decision, event: ApplyCapacityInput, settings: Settings) -> AppliedChange:
+def _apply_one(decision: Decision, event: ApplyCapacityInput, settings: Settings, now: datetime) -> AppliedChange:
     target = event.config.target(decision.target_id)
     dry_run = decision.dry_run or settings.dry_run
     desired = decision.desired_units
     assert desired is not None  # a decision that changes something always has a desired count
     calls: list[str] = []
-    if not dry_run:
+    next_state = decision.next_state
+    if dry_run:
+        limits = decision.group_limits
+        previous = next_state.shadow.group_limits if next_state.shadow is not None else None
+        shadow = ShadowCapacity(desired_units=desired, group_limits=limits or previous)
+        next_state = next_state.model_copy(update={"shadow": shadow})
+    else:
         if target.kind is TargetKind.ECS and target.ecs is not None:
             calls.append(capacity.set_ecs_desired(target.ecs, desired))
         elif target.asg is not None:
             calls.append(capacity.set_asg_capacity(target.asg, desired, decision.group_limits))
-        store.put_target_state(settings.table_name, target.id, decision.next_state)
         metrics.add_metric(name=_METRIC_BY_ACTION[decision.action], unit=MetricUnit.Count, value=1)
+    store.put_target_state(settings.table_name, target.id, next_state)
     logger.info(
         ("dry run: would apply " if dry_run else "applied ") + decision.explanation,
         extra={"target_id": target.id, "api_calls": calls, "dry_run": dry_run},
     )
-    return AppliedChange(
+    change = AppliedChange(
         target_id=target.id,
         from_units=decision.current_desired_units,
         to_units=desired,
-        group_limits_set=decision.group_limits is not None and not dry_run,
+        group_limits_set=decision.group_limits is not None,
         api_calls=calls,
         dry_run=dry_run,
+        applied_at=now,
         decision=decision,
+    )
+    store.put_journal_entry(settings.table_name, change)
+    return change
+
+
+def _shadowed(found: CurrentCapacity, shadow: ShadowCapacity) -> CurrentCapacity:
+    """Dry-run: the capacity Surge would have set stands in for the real one (which Surge never changes)."""
+    return found.model_copy(
+        update={"desired_units": shadow.desired_units, "group_limits": shadow.group_limits or found.group_limits}
     )

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_ssm import SSMClient
 
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
@@ -49,7 +51,17 @@ def ssm() -> SSMClient:
     return boto3.client("ssm", config=RETRY_CONFIG)
 
 
+@cache
+def sns() -> SNSClient:
+    return boto3.client("sns", config=RETRY_CONFIG)
+
+
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=RETRY_CONFIG)
+
+
 def reset() -> None:
     """Forget every cached client (tests call this when they enter a fresh moto mock)."""
-    for getter in (cloudwatch, ecs, autoscaling, dynamodb, events, ssm):
+    for getter in (cloudwatch, ecs, autoscaling, dynamodb, events, ssm, sns, secretsmanager):
         getter.cache_clear()

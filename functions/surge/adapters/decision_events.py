@@ -10,7 +10,7 @@ from surge.adapters import clients
 if TYPE_CHECKING:
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
-    from surge.models import AppliedChange
+    from surge.core.plan import AppliedChange
 
 DETAIL_TYPE = "ScalingDecision"
 PUT_EVENTS_BATCH = 10

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from surge.adapters import clients
+from surge.core.plan import AppliedChange
 from surge.core.push import Calibration
 from surge.core.signals import CalendarEvent, Hold, TargetState
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 LEASE_KEY: dict[str, AttributeValueTypeDef] = {"pk": {"S": "LOOP"}, "sk": {"S": "LEASE"}}
 STATE_SK = "STATE"
 CALIBRATION_SK = "CALIBRATION"
+JOURNAL_PREFIX = "JOURNAL#"
+JOURNAL_DAYS = 30
 HOLD_PREFIX = "HOLD#"
 CALENDAR_PREFIX = "CAL#"
 
@@ -182,6 +185,43 @@ def delete_calendar_event(table: str, target_id: str, entry_id: str) -> bool:
         ReturnValues="ALL_OLD",
     )
     return "Attributes" in response
+
+
+def put_journal_entry(table: str, change: AppliedChange) -> None:
+    """Every applied (or dry-run) change, kept 30 days, one partition per UTC day."""
+    moment = change.applied_at
+    _put(
+        table,
+        JOURNAL_PREFIX + moment.strftime("%Y-%m-%d"),
+        f"{moment.isoformat()}#{change.target_id}",
+        change,
+        expires_at=moment + timedelta(days=JOURNAL_DAYS),
+    )
+
+
+def read_journal(table: str, since: datetime, until: datetime) -> list[AppliedChange]:
+    """Journal entries from `since` to `until` (oldest first), one Query per day."""
+    entries: list[AppliedChange] = []
+    day = since.date()
+    while day <= until.date():
+        kwargs: dict[str, object] = {
+            "TableName": table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": JOURNAL_PREFIX + day.isoformat()},
+                ":low": {"S": since.isoformat()},
+                ":high": {"S": until.isoformat() + "~"},
+            },
+        }
+        while True:
+            response = clients.dynamodb().query(**kwargs)  # type: ignore[arg-type]
+            entries.extend(_parse(AppliedChange, item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        day += timedelta(days=1)
+    return entries
 
 
 def put_calendar_event(table: str, target_id: str, event: CalendarEvent) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from surge.core.config import TargetConfig
 from surge.core.errors import InvalidInputError
@@ -27,16 +26,18 @@ class CalendarEntry(BaseModel):
 
     name: str = Field(min_length=1, max_length=256)
     target_id: str = Field(min_length=1, max_length=64)
+    time_zone: str = Field(default="UTC", description="IANA name, e.g. Asia/Seoul or America/New_York")
     start: datetime
     end: datetime
-    time_zone: str = Field(default="UTC", description="IANA name, e.g. Asia/Seoul or America/New_York")
     units: int | None = Field(default=None, ge=1, le=10_000)
-    expected_rps: float | None = Field(default=None, gt=0)
+    expected_rps: float | None = Field(default=None, gt=0, validate_default=True)
     lead_seconds: int = Field(default=600, ge=0, le=MAX_LEAD_SECONDS)
     hold_after_seconds: int = Field(default=0, ge=0, le=86_400)
     ramp_down_steps: int = Field(default=0, ge=0, le=100)
     ramp_down_step_seconds: int = Field(default=300, ge=1, le=86_400)
     entry_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+    # Field validators (not a model validator) so that every error is located at the field it is about.
 
     @field_validator("time_zone")
     @classmethod
@@ -47,13 +48,31 @@ class CalendarEntry(BaseModel):
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Asia/Seoul', 'America/New_York')") from None
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if (self.units is None) == (self.expected_rps is None):
+    @field_validator("start")
+    @classmethod
+    def _start_exists(cls, value: datetime, info: ValidationInfo) -> datetime:
+        if "time_zone" in info.data:
+            to_utc(value, info.data["time_zone"], "start")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        zone = info.data.get("time_zone")
+        if zone is None:
+            return value
+        end = to_utc(value, zone, "end")
+        start = info.data.get("start")
+        if start is not None and end <= to_utc(start, zone, "start"):
+            raise ValueError(f"end ({value.isoformat()}) must be after start ({start.isoformat()})")
+        return value
+
+    @field_validator("expected_rps")
+    @classmethod
+    def _one_size(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if (info.data.get("units") is None) == (value is None):
             raise ValueError("give exactly one of units or expected_rps")
-        if self.end_utc <= self.start_utc:
-            raise ValueError(f"end ({self.end.isoformat()}) must be after start ({self.start.isoformat()})")
-        return self
+        return value
 
     @property
     def start_utc(self) -> datetime:
@@ -78,11 +97,15 @@ def to_utc(moment: datetime, time_zone: str, field: str) -> datetime:
     twice (fall-back) means its first occurrence.
     """
     if moment.tzinfo is not None and moment.utcoffset() is not None:
+        if isinstance(moment.tzinfo, ZoneInfo):  # a wall-clock time in a named zone: check it exists
+            return to_utc(moment.replace(tzinfo=None), moment.tzinfo.key, field)
         return moment.astimezone(UTC)
     zone = ZoneInfo(time_zone)
     local = moment.replace(tzinfo=zone, fold=0)
     if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
-        raise ValueError(f"{field} {moment.isoformat()} does not exist in {time_zone} (a daylight-saving gap)")
+        raise ValueError(
+            f"{field} {moment.isoformat()} does not exist in {time_zone} (a daylight-saving gap: clocks skip it)"
+        )
     return local.astimezone(UTC)
 
 

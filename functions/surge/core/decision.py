@@ -258,6 +258,7 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
             last_scale_out_at=now if changes and action is Action.SCALE_OUT else signals.state.last_scale_out_at,
             last_scale_in_at=now if changes and action is Action.SCALE_IN else signals.state.last_scale_in_at,
             saved_group_limits=saved,
+            shadow=signals.state.shadow,
         )
         return Decision(
             target_id=target.id,
@@ -319,6 +320,7 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
             winner,
             target_units,
             f"scale out {current} -> {target_units}: {_winner_text(winner, demand_text, holds, events)}",
+            now + cooldown,
         )
     if target_units == current:
         return build(Action.STEADY, Reason.AT_TARGET, winner, current, f"at target {current} units ({demand_text})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -27,7 +28,7 @@ def describe_validation_error(error: ValidationError, *, prefix: str = "", model
             location = f"{prefix}.{location}"
         message = problem["msg"].removeprefix("Value error, ")
         received = problem.get("input")
-        shown = "" if isinstance(received, dict | list) or received is None else f" (got: {received!r})"
+        shown = _shown(received)
         allowed = ""
         if model is not None and problem["type"] in BOUND_ERRORS:
             info = field_info(model, problem["loc"])
@@ -35,6 +36,14 @@ def describe_validation_error(error: ValidationError, *, prefix: str = "", model
             allowed = f"; allowed: {text}" if text else ""
         lines.append(f"{location}: {message}{shown}{allowed}")
     return "; ".join(lines)
+
+
+def _shown(received: Any) -> str:
+    if isinstance(received, dict | list) or received is None:
+        return ""
+    if isinstance(received, datetime):
+        return f" (got: {received.isoformat()})"
+    return f" (got: {received!r})"
 
 
 def field_info(model: type[BaseModel], location: Sequence[int | str]) -> FieldInfo | None:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from surge.core.decision import Action, Decision, Signal
+from surge.core.signals import UtcDatetime
 
 
 class Route(StrEnum):
@@ -44,3 +45,18 @@ def route_for(decisions: list[Decision]) -> Route:
 
 def make_plan(decisions: list[Decision]) -> Plan:
     return Plan(route=route_for(decisions), decisions=decisions)
+
+
+class AppliedChange(BaseModel):
+    """What ApplyCapacity did (or, in dry-run, would have done) for one target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target_id: str
+    from_units: int | None
+    to_units: int | None
+    group_limits_set: bool
+    api_calls: list[str]
+    dry_run: bool
+    applied_at: UtcDatetime
+    decision: Decision

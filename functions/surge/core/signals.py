@@ -100,6 +100,13 @@ class CurrentCapacity(_Model):
     group_limits: GroupLimits | None = Field(default=None, description="Auto Scaling groups only")
 
 
+class ShadowCapacity(_Model):
+    """Dry-run only: the capacity Surge would have set, used as the current capacity on the next iteration."""
+
+    desired_units: int = Field(ge=0)
+    group_limits: GroupLimits | None = None
+
+
 class TargetState(_Model):
     """What Surge remembers about a target between executions (one table item)."""
 
@@ -108,6 +115,7 @@ class TargetState(_Model):
     saved_group_limits: GroupLimits | None = Field(
         default=None, description="the group's own min/max, saved before Surge raised them"
     )
+    shadow: ShadowCapacity | None = Field(default=None, description="dry-run: what Surge would have set")
 
 
 class TargetSignals(_Model):

@@ -1,0 +1,472 @@
+"""`surge calendar`: pre-announced events in the Surge table, written in their own time zone.
+
+    surge calendar add --stack surge --target api --name "album sale" \\
+        --start 2026-03-08T10:00 --end 2026-03-08T12:00 --time-zone America/New_York --units 120
+    surge calendar list --stack surge
+    surge calendar remove --stack surge --target api --id cal-0123456789abcdef
+    surge calendar import-ics events.ics --stack surge --target api --units 120
+
+Every entry is validated against the target's configuration (the SSM document) before anything is written;
+bad input exits with code 2 and one line naming the field and the allowed range. `import-ics` is
+all-or-nothing: every event is validated first, then all are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import boto3
+import icalendar
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from pydantic import ValidationError
+
+from surge.adapters import store
+from surge.adapters.config_source import load_config
+from surge.adapters.errors import ConfigInvalidError
+from surge.core.calendar import CalendarEntry, resolve_entry
+from surge.core.config import SurgeConfig, TargetConfig
+from surge.core.errors import InvalidInputError, describe_validation_error
+from surge.core.signals import CalendarEvent
+
+BAD_INPUT_EXIT = 2
+FAILURE_EXIT = 1
+_ENTRY_FIELDS = set(CalendarEntry.model_fields)
+
+calendar_app = typer.Typer(
+    help="Pre-announced events: pre-scale ahead of their start, in their own time zone.",
+    no_args_is_help=True,
+)
+
+
+# ------------------------------------------------------------------------------------------ where
+
+
+@dataclass(frozen=True)
+class StackRef:
+    """Where a deployed Surge keeps its calendar (the table) and its targets (the SSM config document)."""
+
+    table: str
+    config_parameter: str
+
+
+def stack_ref_from_outputs(stack_name: str, client: Any = None) -> StackRef:
+    """The table and config parameter named by a CloudFormation stack's outputs."""
+    cloudformation = client or boto3.client("cloudformation")
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        raise InvalidInputError(f"stack: no CloudFormation stack {stack_name!r} ({error})") from error
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [key for key in ("SurgeTableName", "ConfigParameterName") if key not in outputs]
+    if missing:
+        raise InvalidInputError(f"stack: stack {stack_name!r} has no output {', '.join(missing)} (not a Surge stack?)")
+    return StackRef(table=outputs["SurgeTableName"], config_parameter=outputs["ConfigParameterName"])
+
+
+def resolve_stack_ref(table: str | None, config_parameter: str | None, stack: str | None) -> StackRef:
+    """`--table` and `--config-parameter` together, or `--stack` alone."""
+    if stack is not None:
+        if table is not None or config_parameter is not None:
+            raise InvalidInputError("stack: give either --stack or --table with --config-parameter, not both")
+        return stack_ref_from_outputs(stack)
+    if table is None or config_parameter is None:
+        raise InvalidInputError("stack: give --stack NAME, or both --table and --config-parameter")
+    return StackRef(table=table, config_parameter=config_parameter)
+
+
+# ------------------------------------------------------------------------------------- validation
+
+
+def build_entry(**fields: Any) -> CalendarEntry:
+    """A CalendarEntry from operator input; InvalidInputError names the field(s) and the rule."""
+    given = {key: value for key, value in fields.items() if value is not None}
+    try:
+        return CalendarEntry.model_validate(given)
+    except ValidationError as error:
+        raise InvalidInputError(_describe_entry_error(error)) from error
+
+
+def _describe_entry_error(error: ValidationError) -> str:
+    return describe_validation_error(error, model=CalendarEntry)
+
+
+def target_of(config: SurgeConfig, target_id: str) -> TargetConfig:
+    try:
+        return config.target(target_id)
+    except KeyError as error:
+        raise InvalidInputError(f"target: {error.args[0]}") from error
+
+
+def validate_entry(entry: CalendarEntry, config: SurgeConfig) -> CalendarEvent:
+    """The UTC event to store, checked against the target's limits (units above max_units -> error)."""
+    return resolve_entry(entry, target_of(config, entry.target_id))
+
+
+def add_entry(ref: StackRef, entry: CalendarEntry, config: SurgeConfig | None = None) -> CalendarEvent:
+    """Validate one entry against the deployed configuration, then store it (nothing is stored on error)."""
+    event = validate_entry(entry, config or load_config(ref.config_parameter))
+    store.put_calendar_event(ref.table, entry.target_id, event)
+    return event
+
+
+def list_entries(ref: StackRef, target_id: str | None = None) -> list[tuple[str, CalendarEvent]]:
+    """(target id, event) for every stored entry of one target, or of every configured target, by start."""
+    configured = [target_id] if target_id is not None else [t.id for t in load_config(ref.config_parameter).targets]
+    found: list[tuple[str, CalendarEvent]] = []
+    for each in configured:
+        items = store.read_target_items(ref.table, each)
+        if items.error is not None:
+            raise RuntimeError(f"cannot read the calendar of target {each!r}: {items.error}")
+        found.extend((each, event) for event in items.calendar)
+    return sorted(found, key=lambda pair: (pair[1].start_at, pair[0], pair[1].entry_id))
+
+
+def remove_entry(ref: StackRef, target_id: str, entry_id: str) -> bool:
+    return store.delete_calendar_event(ref.table, target_id, entry_id)
+
+
+def describe_event(target_id: str, event: CalendarEvent) -> str:
+    """One line: name, id, local start/end in the entry's own time zone, the same in UTC, units."""
+    zone = ZoneInfo(event.time_zone)
+    local_start = event.start_at.astimezone(zone)
+    local_end = event.end_at.astimezone(zone)
+    return (
+        f"{target_id}  {event.name!r}  id={event.entry_id}  "
+        f"{local_start.isoformat()} -> {local_end.isoformat()} {event.time_zone}  "
+        f"(UTC {_utc(event.start_at)} -> {_utc(event.end_at)})  units={event.units}  "
+        f"from {_utc(event.active_from)} (lead {event.lead_seconds} s), hold {event.hold_after_seconds} s, "
+        f"ramp-down {event.ramp_down_steps} x {event.ramp_down_step_seconds} s"
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------------------------------- .ics
+
+
+@dataclass(frozen=True)
+class IcsDefaults:
+    """What an .ics file does not say: the target and sizing, applied to every event in it."""
+
+    target_id: str
+    units: int | None = None
+    expected_rps: float | None = None
+    lead_seconds: int | None = None
+    hold_after_seconds: int | None = None
+    ramp_down_steps: int | None = None
+    ramp_down_step_seconds: int | None = None
+
+
+def entries_from_ics(text: str | bytes, defaults: IcsDefaults) -> list[CalendarEntry]:
+    """Every VEVENT as a CalendarEntry, time zones from the file; one InvalidInputError lists every bad event.
+
+    A TZID that names an IANA zone (directly, as a Windows name, or as `/vendor/Area/City`) keeps the
+    wall-clock time, so the DST rules are the same as for `add` (a skipped time is an error, a repeated one
+    means its first occurrence); a TZID defined only by the file's VTIMEZONE uses that definition. All-day
+    events, floating times without X-WR-TIMEZONE, and recurring events are errors naming the event.
+    """
+    if (defaults.units is None) == (defaults.expected_rps is None):
+        raise InvalidInputError("units: give exactly one of --units or --expected-rps for the imported events")
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except ValueError as error:
+        raise InvalidInputError(f"file: not a valid iCalendar file ({error})") from error
+    default_zone = _calendar_zone(calendar)
+    entries: list[CalendarEntry] = []
+    problems: list[str] = []
+    for event in calendar.walk("VEVENT"):
+        if str(event.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        try:
+            entries.append(_entry_from_vevent(event, defaults, default_zone))
+        except InvalidInputError as error:
+            problems.append(f"event {_event_label(event)}: {error}")
+    if problems:
+        raise InvalidInputError(" | ".join(problems))
+    if not entries:
+        raise InvalidInputError("file: no VEVENT in the file")
+    return entries
+
+
+def _calendar_zone(calendar: icalendar.Calendar) -> str | None:
+    name = calendar.get("X-WR-TIMEZONE")
+    return None if name is None else _iana_name(str(name))
+
+
+def _event_label(event: Any) -> str:
+    return f"{str(event.get('SUMMARY', '(no SUMMARY)'))!r} (UID {event.get('UID', '?')})"
+
+
+def _entry_from_vevent(event: Any, defaults: IcsDefaults, default_zone: str | None) -> CalendarEntry:
+    if "RRULE" in event or "RDATE" in event:
+        raise InvalidInputError("RRULE: recurring events are not supported; calendar entries are one-off events")
+    if "DTSTART" not in event:
+        raise InvalidInputError("start: the event has no DTSTART")
+    start, zone = _moment(event["DTSTART"], "start", default_zone)
+    if "DTEND" in event:
+        end, _ = _moment(event["DTEND"], "end", default_zone)
+    elif "DURATION" in event:
+        duration: Any = event["DURATION"]
+        if not isinstance(duration.dt, timedelta):
+            raise InvalidInputError(f"end: DURATION {duration.to_ical().decode()} is not a duration")
+        end = _as_utc(start, zone) + duration.dt
+    else:
+        raise InvalidInputError("end: the event has neither DTEND nor DURATION")
+    summary = str(event.get("SUMMARY", "")).strip()
+    return build_entry(
+        name=summary or None,
+        target_id=defaults.target_id,
+        start=start,
+        end=end,
+        time_zone=zone,
+        units=defaults.units,
+        expected_rps=defaults.expected_rps,
+        lead_seconds=defaults.lead_seconds,
+        hold_after_seconds=defaults.hold_after_seconds,
+        ramp_down_steps=defaults.ramp_down_steps,
+        ramp_down_step_seconds=defaults.ramp_down_step_seconds,
+        entry_id=_entry_id_from_uid(event.get("UID")),
+    )
+
+
+def _moment(prop: Any, field: str, default_zone: str | None) -> tuple[datetime, str]:
+    """(datetime for CalendarEntry, IANA zone name for display): naive wall-clock time when the zone is IANA."""
+    value = prop.dt
+    if not isinstance(value, datetime):
+        assert isinstance(value, date)
+        raise InvalidInputError(f"{field}: all-day events ({value.isoformat()}) are not supported; give a time")
+    tzid = prop.params.get("TZID")
+    if value.tzinfo is None:
+        if default_zone is None:
+            raise InvalidInputError(f"{field}: floating time {value.isoformat()} (no TZID, no X-WR-TIMEZONE)")
+        return value, default_zone
+    if tzid is None:
+        return value, "UTC"  # a UTC time (...Z)
+    iana = _iana_name(str(tzid))
+    if iana is not None:
+        return value.replace(tzinfo=None), iana
+    _reject_gap(value, field, str(tzid))
+    return value, "UTC"  # a zone defined only by the file: exact, shown in UTC
+
+
+def _iana_name(tzid: str) -> str | None:
+    cleaned = tzid.strip().strip("/")
+    candidates = [cleaned, WINDOWS_TO_OLSON.get(cleaned, "")]
+    parts = cleaned.split("/")
+    candidates += ["/".join(parts[i:]) for i in range(1, len(parts))]
+    for candidate in candidates:
+        if candidate and _is_zone(candidate):
+            return candidate
+    return None
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _reject_gap(value: datetime, field: str, tzid: str) -> None:
+    zone: tzinfo | None = value.tzinfo
+    wall = value.replace(tzinfo=None)
+    if value.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        raise InvalidInputError(f"{field}: {wall.isoformat()} does not exist in {tzid} (a daylight-saving gap)")
+
+
+def _as_utc(moment: datetime, zone: str) -> datetime:
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    return moment.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _entry_id_from_uid(uid: object) -> str | None:
+    """A stable id per UID, so importing the same file again replaces its entries instead of duplicating."""
+    if uid is None:
+        return None
+    return "ics-" + hashlib.sha256(str(uid).encode()).hexdigest()[:16]
+
+
+def import_ics(
+    ref: StackRef, path: Path, defaults: IcsDefaults, config: SurgeConfig | None = None
+) -> list[CalendarEvent]:
+    """All or nothing: every event of the file validated against the target first, then all stored."""
+    try:
+        text = path.read_bytes()
+    except OSError as error:
+        raise InvalidInputError(f"file: cannot read {path} ({error.strerror})") from error
+    entries = entries_from_ics(text, defaults)
+    config = config or load_config(ref.config_parameter)
+    target_of(config, defaults.target_id)
+    events: list[CalendarEvent] = []
+    problems: list[str] = []
+    for entry in entries:
+        try:
+            events.append(validate_entry(entry, config))
+        except InvalidInputError as error:
+            problems.append(f"event {entry.name!r}: {error}")
+    if problems:
+        raise InvalidInputError(" | ".join(problems))
+    for event in events:
+        store.put_calendar_event(ref.table, defaults.target_id, event)
+    return events
+
+
+# ------------------------------------------------------------------------------------------ typer
+
+TableOption = Annotated[str | None, typer.Option("--table", help="The Surge DynamoDB table.")]
+ParameterOption = Annotated[
+    str | None, typer.Option("--config-parameter", help="The SSM parameter holding the config document.")
+]
+StackOption = Annotated[
+    str | None, typer.Option("--stack", help="A deployed stack: table and parameter from its outputs.")
+]
+TargetOption = Annotated[str, typer.Option("--target", help="Target id from the config document.")]
+UnitsOption = Annotated[int | None, typer.Option("--units", help="Units (tasks or instances) during the event.")]
+RpsOption = Annotated[
+    float | None, typer.Option("--expected-rps", help="Expected requests per second; sized like the loop.")
+]
+LeadOption = Annotated[int | None, typer.Option("--lead-seconds", help="Pre-scale this long before start (<= 86400).")]
+HoldOption = Annotated[int | None, typer.Option("--hold-after-seconds", help="Keep the units this long after end.")]
+StepsOption = Annotated[int | None, typer.Option("--ramp-down-steps", help="Step down in this many steps.")]
+StepSecondsOption = Annotated[int | None, typer.Option("--ramp-down-step-seconds", help="Seconds per ramp-down step.")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _run(action: Any) -> Any:
+    """Run `action`, turning errors into one stderr line and the exit code (2 for bad input)."""
+    try:
+        return action()
+    except InvalidInputError as error:
+        raise _fail(str(error), BAD_INPUT_EXIT) from error
+    except (ConfigInvalidError, ClientError, BotoCoreError, RuntimeError) as error:
+        raise _fail(f"{type(error).__name__}: {error}", FAILURE_EXIT) from error
+
+
+@calendar_app.command("add")
+def add_command(
+    target: TargetOption,
+    name: Annotated[str, typer.Option("--name", help="What the event is, e.g. 'album sale'.")],
+    start: Annotated[str, typer.Option("--start", help="ISO 8601; naive = local time in --time-zone.")],
+    end: Annotated[str, typer.Option("--end", help="ISO 8601; naive = local time in --time-zone.")],
+    time_zone: Annotated[str, typer.Option("--time-zone", help="IANA name, e.g. Asia/Seoul.")] = "UTC",
+    units: UnitsOption = None,
+    expected_rps: RpsOption = None,
+    lead_seconds: LeadOption = None,
+    hold_after_seconds: HoldOption = None,
+    ramp_down_steps: StepsOption = None,
+    ramp_down_step_seconds: StepSecondsOption = None,
+    entry_id: Annotated[str | None, typer.Option("--id", help="Entry id (default: derived).")] = None,
+    table: TableOption = None,
+    config_parameter: ParameterOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Add (or replace, same id) one entry."""
+
+    def action() -> CalendarEvent:
+        entry = build_entry(
+            name=name,
+            target_id=target,
+            start=start,
+            end=end,
+            time_zone=time_zone,
+            units=units,
+            expected_rps=expected_rps,
+            lead_seconds=lead_seconds,
+            hold_after_seconds=hold_after_seconds,
+            ramp_down_steps=ramp_down_steps,
+            ramp_down_step_seconds=ramp_down_step_seconds,
+            entry_id=entry_id,
+        )
+        return add_entry(resolve_stack_ref(table, config_parameter, stack), entry)
+
+    event = _run(action)
+    typer.echo(f"added {describe_event(target, event)}")
+
+
+@calendar_app.command("list")
+def list_command(
+    target: Annotated[str | None, typer.Option("--target", help="Only this target.")] = None,
+    table: TableOption = None,
+    config_parameter: ParameterOption = None,
+    stack: StackOption = None,
+) -> None:
+    """List stored entries (local and UTC times), earliest first."""
+    found = _run(lambda: list_entries(resolve_stack_ref(table, config_parameter, stack), target))
+    if not found:
+        typer.echo("no calendar entries")
+    for target_id, event in found:
+        typer.echo(describe_event(target_id, event))
+
+
+@calendar_app.command("remove")
+def remove_command(
+    target: TargetOption,
+    entry_id: Annotated[str, typer.Option("--id", help="The entry id shown by `list`.")],
+    table: TableOption = None,
+    config_parameter: ParameterOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Remove one entry (exit 1 if there was none)."""
+    removed = _run(lambda: remove_entry(resolve_stack_ref(table, config_parameter, stack), target, entry_id))
+    if not removed:
+        raise _fail(f"no calendar entry {entry_id!r} for target {target!r}", FAILURE_EXIT)
+    typer.echo(f"removed {entry_id} from {target}")
+
+
+@calendar_app.command("import-ics")
+def import_ics_command(
+    file: Annotated[Path, typer.Argument(help="An iCalendar (.ics) file; time zones come from the file.")],
+    target: TargetOption,
+    units: UnitsOption = None,
+    expected_rps: RpsOption = None,
+    lead_seconds: LeadOption = None,
+    hold_after_seconds: HoldOption = None,
+    ramp_down_steps: StepsOption = None,
+    ramp_down_step_seconds: StepSecondsOption = None,
+    table: TableOption = None,
+    config_parameter: ParameterOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Import every VEVENT of FILE: all validated first, then all stored (or none)."""
+    defaults = IcsDefaults(
+        target_id=target,
+        units=units,
+        expected_rps=expected_rps,
+        lead_seconds=lead_seconds,
+        hold_after_seconds=hold_after_seconds,
+        ramp_down_steps=ramp_down_steps,
+        ramp_down_step_seconds=ramp_down_step_seconds,
+    )
+    events = _run(lambda: import_ics(resolve_stack_ref(table, config_parameter, stack), file, defaults))
+    for event in events:
+        typer.echo(f"imported {describe_event(target, event)}")
+
+
+__all__ = [
+    "IcsDefaults",
+    "StackRef",
+    "add_entry",
+    "build_entry",
+    "calendar_app",
+    "entries_from_ics",
+    "import_ics",
+    "list_entries",
+    "remove_entry",
+    "stack_ref_from_outputs",
+    "validate_entry",
+]

@@ -1,0 +1,95 @@
+"""Operator commands against a deployed stack: `surge push` and `surge journal`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import boto3
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from surge.adapters import store
+from surge.core.errors import InvalidInputError
+from surge.core.plan import AppliedChange
+from surge_cli.push_client import send_push
+
+INVALID_INPUT_EXIT_CODE = 2
+DURATION = re.compile(r"^(\d+)([smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def stack_outputs(stack_name: str, client: Any = None) -> dict[str, str]:
+    """The CloudFormation outputs of a deployed Surge stack."""
+    cloudformation = client or boto3.client("cloudformation")
+    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """`90m`, `2h`, `1d` ago, or an aware ISO 8601 instant."""
+    match = DURATION.match(value)
+    if match:
+        return now - timedelta(seconds=int(match.group(1)) * UNIT_SECONDS[match.group(2)])
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"--since: {value!r} is neither a duration (30m, 2h, 1d) nor ISO 8601") from None
+    if moment.tzinfo is None:
+        raise InvalidInputError(f"--since: {value!r} needs a UTC offset (e.g. 2026-01-21T11:00:00+09:00)")
+    return moment.astimezone(UTC)
+
+
+def push_command(
+    audience: Annotated[int, typer.Option(help="people notified")],
+    push_id: Annotated[str, typer.Option("--id", help="the push's unique id (a duplicate changes nothing)")],
+    target: Annotated[str | None, typer.Option(help="target id (default: every target)")] = None,
+    stack: Annotated[str, typer.Option(help="deployed stack name (its bus is used)")] = "surge",
+    source: Annotated[str, typer.Option(help="the PushEventSource the stack was deployed with")] = "com.example.push",
+    bus: Annotated[str | None, typer.Option(help="event bus name (default: the stack's)")] = None,
+) -> None:
+    """Put a PushSent event on the Surge bus, as a push server does."""
+    try:
+        bus_name = bus or stack_outputs(stack)["SurgeBusName"]
+        event_id = send_push(audience=audience, push_id=push_id, bus_name=bus_name, source=source, target_id=target)
+    except InvalidInputError as error:
+        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+    typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
+
+
+def journal_table(entries: list[AppliedChange]) -> Table:
+    table = Table(title="Surge journal")
+    for column in ("time (UTC)", "target", "change", "action", "reason", "signal", "dry run", "explanation"):
+        table.add_column(column)
+    for entry in entries:
+        decision = entry.decision
+        table.add_row(
+            entry.applied_at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.target_id,
+            f"{entry.from_units} -> {entry.to_units}",
+            decision.action.value,
+            decision.reason.value,
+            decision.winner.value,
+            "yes" if entry.dry_run else "",
+            decision.explanation,
+        )
+    return table
+
+
+def journal_command(
+    since: Annotated[str, typer.Option(help="how far back: 30m, 2h, 1d, or an aware ISO 8601 instant")] = "1d",
+    stack: Annotated[str, typer.Option(help="deployed stack name")] = "surge",
+    table: Annotated[str | None, typer.Option(help="the Surge table (default: the stack's)")] = None,
+) -> None:
+    """List every change Surge applied (or, in dry-run, would have applied), oldest first."""
+    now = datetime.now(UTC)
+    try:
+        start = parse_since(since, now)
+    except InvalidInputError as error:
+        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+    table_name = table or stack_outputs(stack)["SurgeTableName"]
+    Console().print(journal_table(store.read_journal(table_name, start, now)))
