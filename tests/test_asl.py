@@ -15,17 +15,38 @@ from surge_cli.stack import Template, TemplateError, check_substitutions, placeh
 TEMPLATE = Template.load()
 SCALER = TEMPLATE.state_machine("ScalerStateMachine")
 DEFINITION_TEXT = SCALER.definition_path.read_text()
+MACHINES = {machine.logical_id: machine for machine in TEMPLATE.state_machines()}
 FAKE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:surge-{name}"
+every_machine = pytest.mark.parametrize("machine_id", sorted(MACHINES))
 
 
-def substituted() -> dict[str, Any]:
-    values = {name: FAKE_ARN.format(name=name) for name in SCALER.substitutions}
-    parsed: dict[str, Any] = json.loads(substitute(DEFINITION_TEXT, values))
+def substituted(machine_id: str = "ScalerStateMachine") -> dict[str, Any]:
+    machine = MACHINES[machine_id]
+    values = {name: FAKE_ARN.format(name=name) for name in machine.substitutions}
+    parsed: dict[str, Any] = json.loads(substitute(machine.definition_path.read_text(), values))
     return parsed
 
 
-def tasks() -> dict[str, dict[str, Any]]:
-    return {name: state for name, state in substituted()["States"].items() if state["Type"] == "Task"}
+def tasks(machine_id: str = "ScalerStateMachine") -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in substituted(machine_id)["States"].items() if state["Type"] == "Task"}
+
+
+def test_the_template_has_the_scaler_and_the_push_fast_path() -> None:
+    assert set(MACHINES) == {"ScalerStateMachine", "PushFastPathStateMachine"}
+
+
+@every_machine
+def test_each_machine_placeholders_match_its_substitutions(machine_id: str) -> None:
+    machine = MACHINES[machine_id]
+    check_substitutions(machine.definition_path.read_text(), machine.substitutions)
+    resources = TEMPLATE.resources
+    for name, value in machine.substitutions.items():
+        if "Fn::GetAtt" in value:
+            target, attribute = value["Fn::GetAtt"]
+            assert (target, attribute) == (name.removesuffix("Arn"), "Arn")
+        else:
+            target = value["Ref"]
+        assert target in resources, f"{machine_id}: {name} points at {target}, not in the template"
 
 
 def test_every_placeholder_is_supplied_by_the_template_and_every_substitution_is_used() -> None:
@@ -47,12 +68,14 @@ def test_substitutions_point_at_functions_the_template_defines() -> None:
         assert name.removesuffix("Arn") in functions
 
 
-def test_moto_parser_accepts_the_definition() -> None:
-    program, _ = AmazonStateLanguageParser.parse(json.dumps(substituted()))
+@every_machine
+def test_moto_parser_accepts_the_definition(machine_id: str) -> None:
+    program, _ = AmazonStateLanguageParser.parse(json.dumps(substituted(machine_id)))
     assert program is not None
 
 
-def test_cfn_lint_state_machine_schema_accepts_the_definition() -> None:
+@every_machine
+def test_cfn_lint_state_machine_schema_accepts_the_definition(machine_id: str) -> None:
     wrapper = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {
@@ -61,7 +84,7 @@ def test_cfn_lint_state_machine_schema_accepts_the_definition() -> None:
                 "Properties": {
                     "RoleArn": "arn:aws:iam::123456789012:role/scaler",
                     "StateMachineType": "EXPRESS",
-                    "Definition": substituted(),
+                    "Definition": substituted(machine_id),
                 },
             }
         },
@@ -84,8 +107,9 @@ def test_cfn_lint_catches_a_broken_definition_so_the_check_above_can_fail() -> N
     assert lint(json.dumps(wrapper), config=ManualArgs(regions=["us-east-1"]))
 
 
-def test_every_task_retries_with_jitter_and_catches_every_error() -> None:
-    for name, state in tasks().items():
+@every_machine
+def test_every_task_retries_with_jitter_and_catches_every_error(machine_id: str) -> None:
+    for name, state in tasks(machine_id).items():
         retriers = state.get("Retry", [])
         assert retriers, f"{name} has no Retry"
         assert all(r.get("JitterStrategy") == "FULL" for r in retriers), name
@@ -97,15 +121,22 @@ def test_every_task_retries_with_jitter_and_catches_every_error() -> None:
 def test_retries_match_our_exception_class_names() -> None:
     from surge.adapters import errors
 
-    names = {error for state in tasks().values() for r in state["Retry"] for error in r["ErrorEquals"]}
+    names = {
+        error
+        for machine_id in MACHINES
+        for state in tasks(machine_id).values()
+        for r in state["Retry"]
+        for error in r["ErrorEquals"]
+    }
     ours = {n for n in names if not n.startswith(("Lambda.", "States."))}
     assert ours == {"CapacityApiThrottledError", "SurgeTransientError"}
     for name in ours:
         assert issubclass(getattr(errors, name), Exception)
 
 
-def test_state_names_are_pascal_case_and_every_state_is_reachable() -> None:
-    definition = substituted()
+@every_machine
+def test_state_names_are_pascal_case_and_every_state_is_reachable(machine_id: str) -> None:
+    definition = substituted(machine_id)
     states = definition["States"]
     assert all(re.fullmatch(r"(?:[A-Z][a-z0-9]+)+", name) for name in states), list(states)
     reachable = set()
