@@ -78,6 +78,7 @@ class ReadSignalsInput(LoopEnvelope):
     # Earlier states' parts may still be present in `$` (a loop carries its data round).
     lease_held: bool | None = None
     signals: list[TargetSignals] | None = None
+    read_at: UtcDatetime | None = None
     stop_reason: StopReason | None = None
     plan: Plan | None = None
     applied: list[AppliedChange] | None = None
@@ -85,6 +86,7 @@ class ReadSignalsInput(LoopEnvelope):
 
 class ReadSignalsOutput(LoopEnvelope):
     signals: list[TargetSignals]
+    read_at: UtcDatetime = Field(description="ReadSignals' clock when it read (DecideCapacity never decides earlier)")
     stop_reason: StopReason | None = None
 
 

@@ -119,6 +119,7 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         config=scope,
         failures=FailureCount(),
         signals=signals,
+        read_at=now,
         push_id=push.push_id,
         duplicate=duplicate,
         holds=recorded,

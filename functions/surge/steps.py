@@ -61,11 +61,11 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
     """Read load, capacity, holds and calendar for every target (or say why the loop should stop)."""
     envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
     if now >= event.loop.deadline:
-        return ReadSignalsOutput(**envelope, signals=[], stop_reason=StopReason.BUDGET_SPENT)
+        return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.BUDGET_SPENT)
     owner = store.lease_owner(settings.table_name)
     if owner is not None and owner != event.loop.execution_id:
         logger.info("another loop took over", extra={"owner": owner})
-        return ReadSignalsOutput(**envelope, signals=[], stop_reason=StopReason.LEASE_LOST)
+        return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
 
     readings = read_request_metrics(event.config, now)
     current = capacity.read_capacity(event.config)
@@ -97,7 +97,7 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
             logger.warning("signals incomplete", extra={"target_id": target.id, **problems})
             metrics.add_metric(name="SignalReadErrors", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=readings.metrics_requested)
-    return ReadSignalsOutput(**envelope, signals=signals)
+    return ReadSignalsOutput(**envelope, signals=signals, read_at=now)
 
 
 def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacityOutput:
@@ -105,6 +105,9 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
     envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
     if event.stop_reason is not None:
         return DecideCapacityOutput(**envelope, plan=Plan(route=Route.STEADY, decisions=[]))
+    # A Lambda whose clock lags the one that read the signals would see fresh datapoints as "from the future"
+    # and ignore them: decide no earlier than the read.
+    now = max(now, event.read_at)
     by_id = {s.target_id: s for s in event.signals}
     decisions = [
         decide(target, by_id.get(target.id, TargetSignals(target_id=target.id)), now) for target in event.config.targets

@@ -54,6 +54,7 @@ __all__ = [
     "LambdaSpec",
     "LocalAws",
     "Periodic",
+    "current_lambda",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,6 +78,18 @@ _ASSUME_ROLE_POLICY = json.dumps(
 )
 _active_lock = threading.Lock()
 _active: LocalAws | None = None
+_running = threading.local()
+
+
+def current_lambda() -> str | None:
+    """Name of the Lambda function whose handler is running on THIS thread, or None.
+
+    Handlers run in-process on the execution worker threads (one handler at a time per thread), so a botocore
+    event hook can attribute each AWS call to the function that made it (tests/test_deploy.py does, to compare
+    the calls with each function's IAM role).
+    """
+    name: str | None = getattr(_running, "function_name", None)
+    return name
 
 
 _shared_botocore: Any = None
@@ -593,7 +606,11 @@ class LocalAws:
                 log_stream_name=f"{sim_start:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}",
                 _started=started,
             )
-            result = func(event, context)
+            _running.function_name = name
+            try:
+                result = func(event, context)
+            finally:
+                _running.function_name = None
             try:
                 payload = json.dumps(result)
             except (TypeError, ValueError) as exc:

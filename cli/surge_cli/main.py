@@ -1,0 +1,101 @@
+"""The `surge` command. Each sub-command is one function registered on `app`.
+
+Add a command with `@app.command()` here (or `app.add_typer(...)` for a group); keep its logic in its own
+module, as `replay` keeps its logic in `surge_cli.replay`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from surge_cli.calendar_cli import calendar_app
+from surge_cli.graph import graph_command
+from surge_cli.ops_cli import journal_command, push_command
+from surge_cli.replay.output import print_table, write_plot, write_timeline
+from surge_cli.replay.policies import ProgressCallback
+from surge_cli.replay.run import POLICY_CHOICES, policy_names, replay
+from surge_cli.replay.scenario import ScenarioError, load_scenario
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Surge: sub-minute, event-driven autoscaling.")
+
+INVALID_INPUT_EXIT_CODE = 2
+
+PolicyChoice = StrEnum("PolicyChoice", {name: name for name in POLICY_CHOICES})  # type: ignore[misc]
+DEFAULT_POLICY = PolicyChoice("all")
+
+
+@app.callback()
+def main() -> None:
+    """Surge: sub-minute, event-driven autoscaling for ECS services and EC2 Auto Scaling groups."""
+
+
+@app.command("replay")
+def replay_command(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO.json", help="scenario file")],
+    policy: Annotated[PolicyChoice, typer.Option(help="policy to replay, or all")] = DEFAULT_POLICY,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
+    timeline: Annotated[Path | None, typer.Option(help="write a per-second CSV timeline")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write a PNG plot")] = None,
+) -> None:
+    """Replay a traffic scenario through Surge's real state machine and the baseline policies."""
+    errors = Console(stderr=True)
+    try:
+        loaded = load_scenario(scenario_path)
+    except ScenarioError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+    names = policy_names(str(policy.value))
+    with _progress(errors, loaded.scenario.duration_seconds) as progress_for:
+        runs, results = replay(loaded, names, progress_for)
+    if timeline is not None:
+        write_timeline(timeline, runs)
+    if plot is not None:
+        write_plot(plot, loaded, runs)
+    if as_json:
+        sys.stdout.write(json.dumps({"scenario": loaded.scenario.name, "results": results}, indent=2) + "\n")
+    else:
+        print_table(
+            Console(width=None if sys.stdout.isatty() else 140),
+            f"{loaded.scenario.name} ({loaded.scenario.duration_seconds} s)",
+            results,
+        )
+
+
+def _no_progress(name: str) -> ProgressCallback | None:
+    return None
+
+
+@contextmanager
+def _progress(console: Console, total_seconds: int) -> Iterator[Callable[[str], ProgressCallback | None]]:
+    """A progress bar per policy on stderr (shown only on a terminal)."""
+    if not console.is_terminal:
+        yield _no_progress
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} s"))
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
+
+        def progress_for(name: str) -> ProgressCallback:
+            task = progress.add_task(name, total=total_seconds)
+            return lambda done: progress.update(task, completed=done)
+
+        yield progress_for
+
+
+app.add_typer(calendar_app, name="calendar", help="Pre-announced events: add, list, remove, import-ics.")
+app.command("push")(push_command)
+app.command("journal")(journal_command)
+app.command("graph")(graph_command)
+
+
+if __name__ == "__main__":
+    app()

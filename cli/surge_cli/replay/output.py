@@ -1,0 +1,134 @@
+"""Replay output: a rich table, one JSON object, a timeline CSV and a PNG plot."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from surge_cli.replay.policies.common import PolicyRun
+from surge_cli.replay.scenario import LoadedScenario
+
+TIMELINE_COLUMNS = ("policy", "t_seconds", "demand_rps", "desired_units", "in_service_units")
+
+
+def comparison_table(title: str, results: list[dict[str, Any]]) -> Table:
+    table = Table(title=title)
+    for column in (
+        "policy",
+        "served %",
+        "dropped",
+        "s under cap",
+        "max units",
+        "unit-hours",
+        "actions",
+        "first response",
+    ):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for result in results:
+        responses = result["first_response_seconds"]
+        shown = ", ".join(f"{k}: {'-' if v is None else f'{v}s'}" for k, v in responses.items()) or "-"
+        table.add_row(
+            result["policy"],
+            f"{100 * result['served_fraction']:.2f}",
+            f"{result['dropped_requests']:,.0f}",
+            str(result["seconds_under_capacity"]),
+            str(result["max_units"]),
+            f"{result['unit_hours']:.1f}",
+            str(result["scaling_actions"]),
+            shown,
+        )
+    return table
+
+
+def loop_cost_lines(results: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for result in results:
+        if "monthly_loop_cost_usd" in result:
+            cost = result["monthly_loop_cost_usd"]
+            lines.append(
+                f"{result['policy']} loop: {result['state_transitions']} state transitions, "
+                f"{result['lambda_invocations']} Lambda invocations ({result['lambda_gb_seconds']} GB-s), "
+                f"{result['metric_requests']} metrics requested -> per month: "
+                f"EXPRESS ${cost['EXPRESS']:.2f}, STANDARD ${cost['STANDARD']:.2f}"
+            )
+    return lines
+
+
+def print_table(console: Console, title: str, results: list[dict[str, Any]]) -> None:
+    console.print(comparison_table(title, results))
+    for line in loop_cost_lines(results):
+        console.print(line)
+
+
+def write_timeline(path: Path, runs: list[PolicyRun]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(TIMELINE_COLUMNS)
+        for run in runs:
+            for second in run.seconds:
+                writer.writerow(
+                    (
+                        run.policy,
+                        second.t_seconds,
+                        f"{second.demand_rps:g}",
+                        second.desired_units,
+                        second.in_service_units,
+                    )
+                )
+
+
+def write_plot(path: Path, loaded: LoadedScenario, runs: list[PolicyRun]) -> None:
+    """One panel per policy: demand, in-service capacity and desired units on one scale (rps left, units right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenario = loaded.scenario
+    unit_rps = scenario.target.unit_capacity_rps
+    minutes = [t / 60 for t in range(scenario.duration_seconds)]
+    figure, axes = plt.subplots(len(runs), 1, figsize=(12, 2.8 * len(runs)), sharex=True, sharey=True, squeeze=False)
+    for axis, run in zip(axes[:, 0], runs, strict=True):
+        axis.fill_between(minutes, loaded.demand_rps, color="tab:red", alpha=0.25, label="demand (rps)")
+        axis.plot(minutes, [s.capacity_rps for s in run.seconds], color="tab:blue", label="in-service capacity (rps)")
+        axis.step(
+            minutes,
+            [s.desired_units * unit_rps for s in run.seconds],
+            where="post",
+            color="tab:green",
+            linestyle="--",
+            label="desired units (as capacity)",
+        )
+        axis.set_ylabel("rps")
+        axis.set_ylim(bottom=0)
+        axis.set_title(run.policy, loc="left", fontsize=10)
+        units_axis = axis.twinx()
+        low, high = axis.get_ylim()
+        units_axis.set_ylim(low / unit_rps, high / unit_rps)
+        units_axis.set_ylabel("units")
+        _mark_events(axis, loaded)
+        axis.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("minutes since start")
+    figure.suptitle(f"{scenario.name}: demand, capacity and desired units per policy")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _mark_events(axis: Any, loaded: LoadedScenario) -> None:
+    scenario = loaded.scenario
+    for push in scenario.pushes:
+        axis.axvline(push.at_seconds / 60, color="tab:purple", linestyle="--", linewidth=1)
+        axis.annotate(f"push {push.id}", (push.at_seconds / 60, 0.95), xycoords=("data", "axes fraction"), fontsize=7)
+    for entry in scenario.calendar:
+        start = (entry.start_utc - scenario.start_utc).total_seconds() / 60
+        end = (entry.end_utc - scenario.start_utc).total_seconds() / 60
+        axis.axvspan(start - entry.lead_seconds / 60, start, color="tab:orange", alpha=0.08)
+        axis.axvspan(start, end, color="tab:orange", alpha=0.15)
+        axis.annotate(entry.name, (max(start, 0), 0.85), xycoords=("data", "axes fraction"), fontsize=7)

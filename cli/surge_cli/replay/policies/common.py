@@ -1,0 +1,63 @@
+"""What every policy returns, and the second-by-second driver the baselines share."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from surge_cli.replay.scenario import LoadedScenario
+from surge_cli.replay.world import Fleet, Second
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of simulated seconds replayed so far."""
+
+
+@dataclass
+class PolicyRun:
+    """One policy's replay: every desired-count change `(t_seconds, units)` and one row per second."""
+
+    policy: str
+    changes: list[tuple[int, int]]
+    seconds: list[Second]
+    loop: dict[str, Any] | None = None  # surge only: what the loop itself did and cost
+    wall_seconds: float = 0.0
+
+
+class Controller(Protocol):
+    """A baseline: looks at the world at second `t` and may change the fleet's desired count."""
+
+    def tick(self, t_seconds: int, fleet: Fleet) -> None: ...
+
+
+def clamp_units(units: int, loaded: LoadedScenario) -> int:
+    target = loaded.scenario.target
+    return max(target.min_units, min(target.max_units, units))
+
+
+def units_at_full_load(rps: float, unit_capacity_rps: float) -> int:
+    """Units that serve `rps` with every unit at 100 % (float noise tolerated)."""
+    return max(0, math.ceil(rps / unit_capacity_rps - 1e-9))
+
+
+def drive(policy: str, loaded: LoadedScenario, controller: Controller, progress: ProgressCallback | None) -> PolicyRun:
+    """Step the fleet one second at a time; the controller acts at the start of each second."""
+    target = loaded.scenario.target
+    fleet = Fleet(target.initial_units, target.startup_seconds)
+    rows: list[Second] = []
+    for t, demand in enumerate(loaded.demand_rps):
+        fleet.advance(t)
+        controller.tick(t, fleet)
+        rows.append(
+            Second(
+                t,
+                demand,
+                fleet.desired_units,
+                fleet.in_service_units,
+                fleet.in_service_units * target.unit_capacity_rps,
+            )
+        )
+        if progress is not None and t % 60 == 59:
+            progress(t + 1)
+    return PolicyRun(policy=policy, changes=list(fleet.changes), seconds=rows)

@@ -1,0 +1,309 @@
+"""Policy `surge`: the real scaler state machine on moto, through the local harness, on the simulated clock.
+
+Nothing here decides capacity: the template's state machine and handlers do, exactly as deployed
+(`deploy_locally`). The replay plays the world around them: EventBridge's schedule (an execution every 60 s
+with {"budget_seconds": 55}), the ALB (RequestCount minutes published after the minute closes plus the
+publication delay), the push server and the calendar. Desired-count changes are observed on the adapters' own
+boto3 clients (botocore events), so the world needs no polling of moto.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from surge.adapters import clients, store
+from surge.adapters.settings import settings
+from surge.core.config import SurgeConfig
+from surge.core.signals import CalendarEvent, Hold
+from surge_cli import world
+from surge_cli.localaws import LocalAws
+from surge_cli.replay.policies.baselines import ALB_PERIOD_SECONDS, minute_is_published, minute_requests
+from surge_cli.replay.policies.common import PolicyRun, ProgressCallback
+from surge_cli.replay.scenario import LOAD_BALANCER, TARGET_ID, LoadedScenario, Scenario
+from surge_cli.replay.world import timeline
+from surge_cli.stack import LocalStack, deploy_locally
+
+SCHEDULE_PERIOD_SECONDS = 60
+LOOP_BUDGET_SECONDS = 55
+HISTORY_MINUTES = 15
+MOTO_ACCOUNT_ID = "123456789012"
+QUIET_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
+
+
+@dataclass
+class DesiredRecorder:
+    """Every desired count the handlers set, with its simulated instant, seen on the adapters' clients."""
+
+    aws: LocalAws
+    changes: list[tuple[datetime, int]] = field(default_factory=list)
+    metrics_requested: int = 0
+
+    def install(self) -> None:
+        ecs = clients.ecs()
+        ecs.meta.events.register("after-call.ecs.UpdateService", self._ecs_updated)
+        autoscaling = clients.autoscaling()
+        for operation in ("SetDesiredCapacity", "UpdateAutoScalingGroup"):
+            autoscaling.meta.events.register(f"before-parameter-build.auto-scaling.{operation}", self._asg_params)
+            autoscaling.meta.events.register(f"after-call.auto-scaling.{operation}", self._asg_updated)
+        clients.cloudwatch().meta.events.register(
+            "before-parameter-build.cloudwatch.GetMetricData", self._metric_request
+        )
+
+    def _ecs_updated(self, parsed: dict[str, Any], **_: Any) -> None:
+        service = parsed.get("service")
+        if service is not None and "desiredCount" in service:
+            self.changes.append((self.aws.now(), int(service["desiredCount"])))
+
+    @staticmethod
+    def _asg_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["replay_desired_units"] = params.get("DesiredCapacity")
+
+    def _asg_updated(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        desired = context.get("replay_desired_units")
+        if desired is not None and getattr(http_response, "status_code", 500) < 300:
+            self.changes.append((self.aws.now(), int(desired)))
+
+    def _metric_request(self, params: dict[str, Any], **_: Any) -> None:
+        self.metrics_requested += len(params.get("MetricDataQueries", []))
+
+
+# ------------------------------------------------------------------- the push and calendar stand-ins
+
+
+def push_hold(scenario: Scenario, push_id: str, audience: int, demand_rps: float, now: datetime) -> Hold:
+    """The hold a push asks for: units for (current demand + audience x push_rps_per_audience)."""
+    config, target = scenario.config, scenario.target
+    sized_for_rps = demand_rps + audience * config.push_rps_per_audience
+    units = math.ceil(sized_for_rps / (target.unit_capacity_rps * config.target_utilization) - 1e-9)
+    return Hold(
+        push_id=push_id,
+        units=max(target.min_units, min(target.max_units, units)),
+        sized_for_rps=sized_for_rps,
+        started_at=now,
+        min_until=now + timedelta(seconds=config.push_min_hold_seconds),
+        max_until=now + timedelta(seconds=config.push_hold_seconds),
+        audience=audience,
+    )
+
+
+def deliver_push(stack: LocalStack, scenario: Scenario, push_id: str, audience: int, demand_rps: float) -> None:
+    """Deliver one push to Surge.
+
+    STAND-IN until the push fast path lands (push/calendar issue): this writes the push Hold straight through
+    the real store adapter, which the loop then reads on its next iteration. Replace this one function with
+    "put the push server's EventBridge event on the bus and start the fast-path execution the rule targets".
+    """
+    hold = push_hold(scenario, push_id, audience, demand_rps, stack.aws.now())
+    store.put_hold(stack.table_name, TARGET_ID, hold)
+
+
+def load_calendar(stack: LocalStack, scenario: Scenario) -> None:
+    """Load the scenario's calendar entries through the real calendar store (`store.put_calendar_event`).
+
+    STAND-IN until the calendar command lands: replace with the real calendar import path.
+    """
+    for index, entry in enumerate(scenario.calendar):
+        event = CalendarEvent(
+            entry_id=f"replay-{index + 1}",
+            name=entry.name,
+            start_at=entry.start_utc,
+            end_at=entry.end_utc,
+            units=entry.units,
+            lead_seconds=entry.lead_seconds,
+        )
+        store.put_calendar_event(stack.table_name, TARGET_ID, event)
+
+
+# ------------------------------------------------------------------------------------------- the world
+
+
+@dataclass
+class _AlbPublisher:
+    """Publishes RequestCount minutes into moto CloudWatch as the ALB does: after the minute closes + delay."""
+
+    aws: LocalAws
+    loaded: LoadedScenario
+
+    @property
+    def delay_seconds(self) -> int:
+        return self.loaded.scenario.config.metric_publication_delay_seconds
+
+    def offset_seconds(self, minute_start: datetime) -> int:
+        return math.floor((minute_start - self.loaded.scenario.start_utc).total_seconds())
+
+    def publish(self, minute_start: datetime) -> None:
+        offset = self.offset_seconds(minute_start)
+        if minute_is_published(self.loaded, offset):
+            world.publish_request_count(self.aws, LOAD_BALANCER, minute_start, minute_requests(self.loaded, offset))
+
+    def start(self) -> None:
+        now = self.aws.now()
+        minute = now.replace(second=0, microsecond=0) - timedelta(minutes=HISTORY_MINUTES)
+        visible_after = timedelta(seconds=ALB_PERIOD_SECONDS + self.delay_seconds)
+        while minute + visible_after <= now:
+            self.publish(minute)
+            minute += timedelta(seconds=ALB_PERIOD_SECONDS)
+
+        def publish_closed_minute() -> None:
+            self.publish(self.aws.now() - visible_after)
+
+        self.aws.every(ALB_PERIOD_SECONDS, publish_closed_minute, first=minute + visible_after)
+
+
+def _create_target(aws: LocalAws, scenario: Scenario) -> None:
+    target = scenario.target
+    if target.kind == "ecs":
+        world.create_ecs_service(aws, "replay", TARGET_ID, desired_units=target.initial_units)
+    else:
+        world.create_auto_scaling_group(aws, TARGET_ID, target.min_units, target.max_units, target.initial_units)
+
+
+class _Sink(io.TextIOBase):
+    """Swallows the EMF metric lines Powertools prints after every invocation."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@contextlib.contextmanager
+def _quiet_handlers() -> Iterator[None]:
+    """No Powertools log lines, EMF metrics or traces on stdout during a replay (stdout carries --json).
+
+    stdout is process-wide, so the in-process handlers' `print` of EMF lines lands in a sink while the replay
+    runs (metrics stay enabled so Powertools keeps clearing its metric set after each invocation).
+    """
+    saved_env = {key: os.environ.get(key) for key in QUIET_ENVIRONMENT}
+    os.environ.update(QUIET_ENVIRONMENT)
+    from surge.observability import logger
+
+    handler_logger = logging.getLogger(logger.name)  # the standard logger under Powertools' Logger
+    saved_disabled = handler_logger.disabled
+    handler_logger.disabled = True
+    clients.reset()
+    settings.cache_clear()
+    try:
+        with contextlib.redirect_stdout(_Sink()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            yield
+    finally:
+        handler_logger.disabled = saved_disabled
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        clients.reset()
+        settings.cache_clear()
+
+
+# ------------------------------------------------------------------------------------------- the replay
+
+
+def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) -> PolicyRun:
+    """`surge`: the real state machine (ASL + handlers from infra/template.yaml) on moto, on the simulated clock."""
+    scenario = loaded.scenario
+    started = time.perf_counter()
+    with _quiet_handlers(), LocalAws(start=scenario.start_utc) as aws:
+        stack = deploy_locally(aws, SurgeConfig(targets=[scenario.target_config()]))
+        _create_target(aws, scenario)
+        recorder = DesiredRecorder(aws)
+        recorder.install()
+        load_calendar(stack, scenario)
+        _AlbPublisher(aws, loaded).start()
+        for push in scenario.pushes:
+            demand = loaded.demand_at(push.at_seconds)
+            aws.at(
+                scenario.at(push.at_seconds),
+                lambda p=push, d=demand: deliver_push(stack, scenario, p.id, p.audience, d),  # type: ignore[misc]
+            )
+        executions: list[str] = []
+        end = scenario.at(scenario.duration_seconds)
+
+        def scheduled_start() -> None:  # EventBridge's rate(1 minute) schedule, within the replay
+            if aws.now() < end:
+                executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": LOOP_BUDGET_SECONDS}))
+
+        aws.every(SCHEDULE_PERIOD_SECONDS, scheduled_start, first=aws.now())
+        _run(aws, scenario, progress)
+        loop = loop_usage(aws, executions, recorder.metrics_requested)
+    changes = [(_offset(scenario, when), units) for when, units in recorder.changes]
+    target = scenario.target
+    rows = timeline(
+        loaded.demand_rps,
+        changes,
+        initial_units=target.initial_units,
+        startup_seconds=target.startup_seconds,
+        unit_capacity_rps=target.unit_capacity_rps,
+    )
+    whole = [(math.ceil(t - 1e-9), units) for t, units in changes]
+    return PolicyRun("surge", whole, rows, loop=loop, wall_seconds=time.perf_counter() - started)
+
+
+def _offset(scenario: Scenario, when: datetime) -> float:
+    return (when - scenario.start_utc).total_seconds()
+
+
+def _run(aws: LocalAws, scenario: Scenario, progress: ProgressCallback | None) -> None:
+    for t in range(ALB_PERIOD_SECONDS, scenario.duration_seconds + ALB_PERIOD_SECONDS, ALB_PERIOD_SECONDS):
+        step = min(t, scenario.duration_seconds)
+        aws.run_until(scenario.at(step))
+        if progress is not None:
+            progress(step)
+
+
+def execution_events(aws: LocalAws, arn: str) -> list[dict[str, Any]]:
+    """An execution's history events.
+
+    Read from moto's Step Functions backend object (the one GetExecutionHistory answers from): going through
+    boto3 costs ~0.6 s per 55 s execution in moto's response serializer, i.e. ~35 s per replayed hour.
+    Falls back to the API if the backend is not where moto 5.2.5 keeps it.
+    """
+    try:
+        from moto.stepfunctions.responses import get_backend
+
+        history = get_backend(MOTO_ACCOUNT_ID, aws.region).get_execution_history(arn)
+        return [dict(event) for event in history["events"]]
+    except (ImportError, AttributeError, KeyError, TypeError):
+        return aws.history(arn)
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    return datetime.fromisoformat(str(value))
+
+
+def loop_usage(aws: LocalAws, executions: list[str], metrics_requested: int) -> dict[str, Any]:
+    """What the loop did, from the executed history and the harness's Lambda invocations."""
+    transitions = 0
+    durations: list[float] = []
+    for arn in executions:
+        events = execution_events(aws, arn)
+        transitions += sum(1 for e in events if str(e["type"]).endswith("StateEntered"))
+        if events:
+            durations.append((_instant(events[-1]["timestamp"]) - _instant(events[0]["timestamp"])).total_seconds())
+    invocations = aws.invocations
+    warm = sorted(i.wall_seconds for i in invocations if not i.cold_start) or [0.0]
+    typical = warm[len(warm) // 2]
+    billed_seconds = [math.ceil((typical if i.cold_start else i.wall_seconds) * 1000) / 1000 for i in invocations]
+    gb_seconds = sum(s * i.memory_mb / 1024 for s, i in zip(billed_seconds, invocations, strict=True))
+    return {
+        "executions": len(executions),
+        "execution_seconds": durations,
+        "state_transitions": transitions,
+        "lambda_invocations": len(invocations),
+        "lambda_gb_seconds": gb_seconds,
+        "metric_requests": metrics_requested,
+    }

@@ -1,0 +1,331 @@
+"""The replay scenario file: one JSON document, validated strictly (a typo must never change a replay silently).
+
+Format (brief, "Scenario files"): `name`, `start` (aware ISO 8601), `duration_seconds`, `target`, `traffic`
+(a CSV of `t_seconds,rps` or inline `rps` with `resolution_seconds`), `pushes`, `calendar` and `config`.
+Relative paths resolve against the scenario file's folder. Every error is one line that names the field
+(or the CSV line), raised as `ScenarioError`; the command turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+
+from surge.core.config import ScalingConfig, TargetConfig
+
+MAX_DURATION_SECONDS = 7 * 86_400
+LOAD_BALANCER = "app/replay-alb/50dc6c495c0c9188"
+TARGET_ID = "api"
+
+
+class ScenarioError(ValueError):
+    """The scenario is invalid; the message is one line naming the field or the CSV line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must be an aware ISO 8601 date-time (with a UTC offset)")
+    return value
+
+
+def _known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Asia/Seoul')") from error
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
+NonNegativeRps = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class TargetSpec(_Strict):
+    """The scaled fleet: units are ECS tasks (`ecs`) or EC2 instances (`asg`)."""
+
+    kind: Literal["ecs", "asg"]
+    initial_units: int = Field(ge=0, le=10_000)
+    min_units: int = Field(ge=0, le=10_000)
+    max_units: int = Field(ge=1, le=10_000)
+    unit_capacity_rps: float = Field(gt=0, le=1_000_000)
+    startup_seconds: int = Field(ge=0, le=3_600)
+
+    @model_validator(mode="after")
+    def _ranges_agree(self) -> Self:
+        if self.min_units > self.max_units:
+            raise ValueError(f"min_units ({self.min_units}) must be <= max_units ({self.max_units})")
+        if not self.min_units <= self.initial_units <= self.max_units:
+            raise ValueError(f"initial_units ({self.initial_units}) must be within [min_units, max_units]")
+        return self
+
+
+class CsvTraffic(_Strict):
+    csv: str = Field(min_length=1, description="path of a CSV with columns t_seconds,rps (relative to the scenario)")
+
+
+class InlineTraffic(_Strict):
+    rps: list[NonNegativeRps] = Field(min_length=1)
+    resolution_seconds: int = Field(default=1, ge=1, le=3_600)
+
+
+_TRAFFIC_TAGS = ("csv-file", "inline")
+
+
+def _traffic_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "csv-file" if "csv" in value else "inline"
+    return "csv-file" if isinstance(value, CsvTraffic) else "inline"
+
+
+Traffic = Annotated[
+    Annotated[CsvTraffic, Tag("csv-file")] | Annotated[InlineTraffic, Tag("inline")], Discriminator(_traffic_kind)
+]
+
+
+class Push(_Strict):
+    at_seconds: int = Field(ge=0)
+    audience: int = Field(ge=0)
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class CalendarEntry(_Strict):
+    """A pre-announced event: `start`/`end` aware, or naive local times in `time_zone` (IANA)."""
+
+    name: str = Field(min_length=1, max_length=256)
+    start: datetime
+    end: datetime
+    time_zone: TimeZoneName | None = None
+    units: int = Field(ge=0, le=10_000)
+    lead_seconds: int = Field(default=600, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Self:
+        for label, moment in (("start", self.start), ("end", self.end)):
+            if moment.tzinfo is None and self.time_zone is None:
+                raise ValueError(f"{label} is a naive time: give a UTC offset or a time_zone")
+        if self.end_utc <= self.start_utc:
+            raise ValueError("end must be after start")
+        return self
+
+    def _resolve(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            assert self.time_zone is not None
+            moment = moment.replace(tzinfo=ZoneInfo(self.time_zone))
+        return moment.astimezone(UTC)
+
+    @property
+    def start_utc(self) -> datetime:
+        return self._resolve(self.start)
+
+    @property
+    def end_utc(self) -> datetime:
+        return self._resolve(self.end)
+
+
+class MetricGap(_Strict):
+    """World parameter: ALB minutes starting in [start_seconds, end_seconds) publish no datapoint."""
+
+    start_seconds: int = Field(ge=0)
+    end_seconds: int = Field(gt=0)
+
+
+class ReplayConfig(_Strict):
+    """Surge's knobs for the replay (defaults as in the brief), plus world parameters."""
+
+    loop_interval_seconds: int = Field(default=5, ge=1, le=60)
+    target_utilization: float = Field(default=0.7, gt=0, le=1)
+    push_rps_per_audience: float = Field(default=0.01, ge=0, le=10)
+    push_min_hold_seconds: int = Field(default=600, ge=0, le=86_400)
+    push_hold_seconds: int = Field(default=1_800, ge=0, le=86_400)
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
+    metric_publication_delay_seconds: int = Field(default=60, ge=0, le=600)
+    metric_gaps: list[MetricGap] = Field(default_factory=list)
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1, max_length=128)
+    start: AwareDatetime
+    duration_seconds: int = Field(gt=0, le=MAX_DURATION_SECONDS)
+    target: TargetSpec
+    traffic: Traffic
+    pushes: list[Push] = Field(default_factory=list)
+    calendar: list[CalendarEntry] = Field(default_factory=list)
+    config: ReplayConfig = Field(default_factory=ReplayConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        ids = [p.id for p in self.pushes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("push ids must be unique")
+        return self
+
+    @property
+    def start_utc(self) -> datetime:
+        return self.start.astimezone(UTC)
+
+    def at(self, t_seconds: float) -> datetime:
+        return self.start_utc + timedelta(seconds=t_seconds)
+
+    def scaling_config(self) -> ScalingConfig:
+        """The scenario's config mapped onto Surge's own ScalingConfig (min/max/capacity from `target`)."""
+        return ScalingConfig(
+            min_units=self.target.min_units,
+            max_units=self.target.max_units,
+            initial_units=self.target.initial_units,
+            unit_capacity_rps=self.target.unit_capacity_rps,
+            target_utilization=self.config.target_utilization,
+            loop_interval_seconds=self.config.loop_interval_seconds,
+            scale_in_cooldown_seconds=self.config.scale_in_cooldown_seconds,
+            push_rps_per_audience=self.config.push_rps_per_audience,
+            push_min_hold_seconds=self.config.push_min_hold_seconds,
+            push_hold_seconds=self.config.push_hold_seconds,
+        )
+
+    def target_config(self) -> TargetConfig:
+        reference = (
+            {"ecs": {"cluster": "replay", "service": TARGET_ID}}
+            if self.target.kind == "ecs"
+            else {"asg": {"group_name": TARGET_ID}}
+        )
+        return TargetConfig.model_validate(
+            {
+                "id": TARGET_ID,
+                "kind": self.target.kind,
+                **reference,
+                "load_balancer": {"load_balancer": LOAD_BALANCER},
+                "scaling": self.scaling_config().model_dump(),
+            }
+        )
+
+
+class LoadedScenario:
+    """A validated scenario with its demand resolved to one value per second (`demand_rps[t]`)."""
+
+    def __init__(self, scenario: Scenario, demand_rps: list[float], path: Path | None = None) -> None:
+        self.scenario = scenario
+        self.demand_rps = demand_rps
+        self.path = path
+
+    def demand_at(self, t_seconds: int) -> float:
+        """Demand at second `t`; before the start the first value holds, after the end the last."""
+        if t_seconds < 0:
+            return self.demand_rps[0]
+        return self.demand_rps[min(t_seconds, len(self.demand_rps) - 1)]
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def load_scenario(path: Path) -> LoadedScenario:
+    """Read, validate and resolve a scenario file; raises ScenarioError with one line naming the field."""
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise ScenarioError(f"{path}: not valid JSON: line {error.lineno}: {error.msg}") from error
+    return parse_scenario(document, base_dir=path.parent, path=path)
+
+
+def parse_scenario(document: object, *, base_dir: Path, path: Path | None = None) -> LoadedScenario:
+    source = str(path) if path is not None else "scenario"
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as error:
+        raise ScenarioError(f"{source}: {_first_problem(error)}") from error
+    demand = resolve_demand(scenario, base_dir)
+    _check_times(scenario, source)
+    return LoadedScenario(scenario, demand, path)
+
+
+def _first_problem(error: ValidationError) -> str:
+    """One line naming the field: `field.path: message (got: value)`; an unknown key is reported first."""
+    problems = error.errors(include_url=False)
+    extra = [p for p in problems if p["type"] == "extra_forbidden"]
+    problem = extra[0] if extra else problems[0]
+    location = ".".join(str(part) for part in problem["loc"] if part not in _TRAFFIC_TAGS) or "(document)"
+    message = problem["msg"].removeprefix("Value error, ")
+    if problem["type"] == "extra_forbidden":
+        message = "unknown key (not part of the scenario format)"
+    received = problem.get("input")
+    shown = "" if isinstance(received, dict | list) or received is None else f" (got: {received!r})"
+    more = f" [+{len(problems) - 1} more]" if len(problems) > 1 else ""
+    return f"{location}: {message}{shown}{more}"
+
+
+def _check_times(scenario: Scenario, source: str) -> None:
+    for index, push in enumerate(scenario.pushes):
+        if push.at_seconds >= scenario.duration_seconds:
+            raise ScenarioError(
+                f"{source}: pushes.{index}.at_seconds: must be before duration_seconds "
+                f"({scenario.duration_seconds}) (got: {push.at_seconds})"
+            )
+    for index, gap in enumerate(scenario.config.metric_gaps):
+        if gap.end_seconds <= gap.start_seconds:
+            raise ScenarioError(f"{source}: config.metric_gaps.{index}.end_seconds: must be after start_seconds")
+
+
+def resolve_demand(scenario: Scenario, base_dir: Path) -> list[float]:
+    """One demand value per second over the scenario's duration."""
+    duration = scenario.duration_seconds
+    traffic = scenario.traffic
+    if isinstance(traffic, InlineTraffic):
+        return [traffic.rps[min(t // traffic.resolution_seconds, len(traffic.rps) - 1)] for t in range(duration)]
+    points = read_traffic_csv(base_dir / traffic.csv)
+    demand: list[float] = []
+    index, current = 0, points[0][1]
+    for t in range(duration):
+        while index < len(points) and points[index][0] <= t:
+            current = points[index][1]
+            index += 1
+        demand.append(current)
+    return demand
+
+
+def read_traffic_csv(path: Path) -> list[tuple[int, float]]:
+    """Rows `t_seconds,rps` (header required), t strictly increasing; a bad row names its line."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ScenarioError(f"traffic.csv: cannot read {path}: {error.strerror}") from error
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or [cell.strip() for cell in rows[0]] != ["t_seconds", "rps"]:
+        raise ScenarioError(f"traffic.csv: {path.name} line 1: header must be 't_seconds,rps'")
+    points: list[tuple[int, float]] = []
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        points.append(_parse_row(path, line_number, row, points[-1][0] if points else None))
+    if not points:
+        raise ScenarioError(f"traffic.csv: {path.name} has no data rows")
+    return points
+
+
+def _parse_row(path: Path, line_number: int, row: list[str], previous_t: int | None) -> tuple[int, float]:
+    where = f"traffic.csv: {path.name} line {line_number}"
+    if len(row) != 2:
+        raise ScenarioError(f"{where}: expected 2 columns t_seconds,rps (got: {','.join(row)!r})")
+    try:
+        t_seconds = int(row[0].strip())
+        rps = float(row[1].strip())
+    except ValueError as error:
+        raise ScenarioError(
+            f"{where}: t_seconds must be an integer and rps a number (got: {','.join(row)!r})"
+        ) from error
+    if t_seconds < 0 or not math.isfinite(rps) or rps < 0:
+        raise ScenarioError(f"{where}: t_seconds and rps must be >= 0 (got: {','.join(row)!r})")
+    if previous_t is not None and t_seconds <= previous_t:
+        raise ScenarioError(f"{where}: t_seconds must increase (got {t_seconds} after {previous_t})")
+    return t_seconds, rps

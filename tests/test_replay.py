@@ -1,0 +1,240 @@
+"""Replay: scenario validation, the simulated fleet, KPI arithmetic, the oracle as the limit, and surge's edge.
+
+The tiny scenarios are in tests/fixtures/replay; every expected number below is worked out by hand in comments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from surge_cli.main import app
+from surge_cli.replay.kpis import fleet_kpis, loop_cost
+from surge_cli.replay.policies import POLICIES
+from surge_cli.replay.scenario import LoadedScenario, ScenarioError, load_scenario, parse_scenario
+from surge_cli.replay.world import Fleet
+
+FIXTURES = Path(__file__).parent / "fixtures" / "replay"
+SCENARIOS = Path(__file__).parents[1] / "scenarios"
+BASELINES = ("static", "target-tracking", "fast-autoscaler", "oracle")
+
+
+def tiny() -> LoadedScenario:
+    return load_scenario(FIXTURES / "tiny.json")
+
+
+# ------------------------------------------------------------------------------------------- the fleet
+
+
+def test_units_serve_after_startup_and_scale_in_cancels_starting_units_first() -> None:
+    fleet = Fleet(initial_units=2, startup_seconds=10)
+    fleet.set_desired(0, 5)  # 3 units start, ready at 10
+    fleet.advance(4)
+    assert (fleet.desired_units, fleet.in_service_units) == (5, 2)
+    fleet.set_desired(5, 3)  # 2 of the 3 starting units are cancelled; none in service is removed
+    fleet.advance(10)
+    assert (fleet.desired_units, fleet.in_service_units) == (3, 3)
+    fleet.set_desired(12, 1)  # scale-in removes units in service at once
+    assert (fleet.desired_units, fleet.in_service_units) == (1, 1)
+    assert fleet.changes == [(0, 5), (5, 3), (12, 1)]
+
+
+# ----------------------------------------------------------------------------------------- KPI arithmetic
+
+
+def test_static_kpis_on_the_tiny_scenario() -> None:
+    loaded = tiny()
+    result = fleet_kpis(POLICIES["static"](loaded, None), loaded.scenario)
+    # 2 units x 100 rps = 200 rps of capacity throughout.
+    # Seconds 0-59: 150 rps demanded, all served -> 9,000 requests.
+    # Seconds 60-119: 350 rps demanded, 200 served -> 21,000 demanded, 12,000 served, 9,000 dropped.
+    # Served fraction = (9,000 + 12,000) / (9,000 + 21,000) = 21,000 / 30,000 = 0.7.
+    assert result["served_fraction"] == pytest.approx(0.7)
+    assert result["dropped_requests"] == pytest.approx(9_000)
+    assert result["seconds_under_capacity"] == 60
+    assert result["max_units"] == 2
+    assert result["unit_hours"] == pytest.approx(2 * 120 / 3600)  # 0.0667
+    assert result["scaling_actions"] == 0
+
+
+def test_oracle_kpis_on_the_tiny_scenario() -> None:
+    loaded = tiny()
+    run = POLICIES["oracle"](loaded, None)
+    result = fleet_kpis(run, loaded.scenario)
+    # Needed: ceil(150 / 100) = 2 units for t < 60, ceil(350 / 100) = 4 from t = 60. Start-up is 10 s, so the
+    # oracle asks for 4 at t = 50 (the window [50, 60] first contains t = 60) and they serve from t = 60.
+    assert run.changes == [(50, 4)]
+    assert result["served_fraction"] == pytest.approx(1.0)
+    assert result["dropped_requests"] == pytest.approx(0)
+    assert result["seconds_under_capacity"] == 0
+    assert result["max_units"] == 4
+    assert result["unit_hours"] == pytest.approx((2 * 50 + 4 * 70) / 3600)  # 380 unit-seconds = 0.1056 h
+    assert result["scaling_actions"] == 1
+
+
+def test_loop_cost_arithmetic() -> None:
+    loop = {
+        "executions": 2,
+        "execution_seconds": [55.0, 54.93],  # billed in 100 ms steps: 55.0 + 55.0 = 110 s
+        "state_transitions": 100,
+        "lambda_invocations": 40,
+        "lambda_gb_seconds": 1.0,
+        "metric_requests": 20,
+    }
+    cost = loop_cost(loop, duration_seconds=120)
+    # A month is 2,592,000 s = 21,600 x the 120 s replayed.
+    # Express: 2 requests x $1e-6 + 110 s x 64/1024 GB x $0.00001667 = $0.000002 + $0.000114606 = $0.000116606
+    # Standard: 100 transitions x $0.000025 = $0.0025
+    # Lambda: 40 x $2e-7 + 1 GB-s x $0.0000166667 = $0.0000246667; GetMetricData: 20 x $0.00001 = $0.0002
+    # Per month: Express (0.000116606 + 0.0002246667) x 21,600 = $7.37; Standard (0.0025 + 0.0002246667) x 21,600
+    # = $58.85.
+    assert cost["monthly_loop_cost_usd"] == {"EXPRESS": pytest.approx(7.37), "STANDARD": pytest.approx(58.85)}
+    assert cost["monthly_cost_breakdown_usd"]["get_metric_data"] == pytest.approx(4.32)
+
+
+# ------------------------------------------------------------------------------------------ the oracle
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rps=st.lists(st.floats(min_value=0, max_value=3_000), min_size=1, max_size=12),
+    startup_seconds=st.integers(min_value=0, max_value=90),
+)
+def test_no_baseline_beats_the_oracle_on_served_fraction(rps: list[float], startup_seconds: int) -> None:
+    document = json.loads((FIXTURES / "tiny.json").read_text())
+    document["duration_seconds"] = 600
+    document["target"]["startup_seconds"] = startup_seconds
+    document["traffic"] = {"rps": rps, "resolution_seconds": 50}
+    loaded = parse_scenario(document, base_dir=FIXTURES)
+    served = {name: fleet_kpis(POLICIES[name](loaded, None), loaded.scenario)["served_fraction"] for name in BASELINES}
+    for name in BASELINES:
+        assert served[name] <= served["oracle"] + 1e-12, name
+
+
+@pytest.mark.statemachine
+def test_surge_answers_a_push_within_one_loop_and_never_beats_the_oracle() -> None:
+    loaded = load_scenario(FIXTURES / "tiny-push.json")
+    runs = {name: POLICIES[name](loaded, None) for name in ("surge", "oracle")}
+    surge = fleet_kpis(runs["surge"], loaded.scenario)
+    oracle = fleet_kpis(runs["oracle"], loaded.scenario)
+    # The push at 32 s sizes a hold for 50 + 35,000 x 0.01 = 400 rps -> ceil(400 / (100 x 0.5)) = 8 units; the
+    # loop iteration at 35 s reads it (5 s loop), so desired goes 2 -> 8 within 5 s of the push.
+    assert runs["surge"].changes[0] == (35, 8)
+    assert surge["first_response_seconds"] == {"p-1": 3}
+    assert surge["served_fraction"] <= oracle["served_fraction"]
+    loop = runs["surge"].loop
+    assert loop is not None
+    assert loop["executions"] == 4  # the schedule at 0, 60, 120 and 180 s
+    assert loop["lambda_invocations"] > 0
+    assert loop["state_transitions"] > loop["lambda_invocations"]
+    assert loop["metric_requests"] > 0
+
+
+@pytest.mark.statemachine
+def test_surge_serves_more_than_target_tracking_on_the_artist_post() -> None:
+    loaded = load_scenario(SCENARIOS / "artist-post.json")
+    loaded = truncated(loaded, 600)  # the push at 2:00 and the spike's first 8 minutes are where they differ
+    served = {
+        name: fleet_kpis(POLICIES[name](loaded, None), loaded.scenario)["served_fraction"]
+        for name in ("surge", "target-tracking")
+    }
+    assert served["surge"] > served["target-tracking"]
+
+
+def truncated(loaded: LoadedScenario, duration_seconds: int) -> LoadedScenario:
+    scenario = loaded.scenario.model_copy(update={"duration_seconds": duration_seconds})
+    return LoadedScenario(scenario, loaded.demand_rps[:duration_seconds], loaded.path)
+
+
+# --------------------------------------------------------------------------------------- bad scenarios
+
+
+def _write(tmp_path: Path, document: dict[str, object]) -> Path:
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _tiny_document() -> dict[str, object]:
+    document: dict[str, object] = json.loads((FIXTURES / "tiny.json").read_text())
+    document["calendar"] = [
+        {
+            "name": "sale",
+            "start": "2026-01-21T20:30:00",
+            "end": "2026-01-21T21:00:00",
+            "time_zone": "Asia/Seoul",
+            "units": 4,
+        }
+    ]
+    return document
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d.update(polcy="surge"), "polcy: unknown key"),
+        (lambda d: d.update(config={"loop_interval_secs": 5}), "config.loop_interval_secs: unknown key"),
+        (lambda d: d["target"].update(startup_seconds=-5), "target.startup_seconds"),
+        (
+            lambda d: d["calendar"][0].update(time_zone="Asia/Seol"),
+            "calendar.0.time_zone: unknown time zone 'Asia/Seol'",
+        ),
+        (lambda d: d.update(start="2026-01-21T20:00:00"), "start: must be an aware"),
+    ],
+)
+def test_a_malformed_scenario_exits_2_naming_the_field(tmp_path: Path, change, named: str) -> None:  # type: ignore[no-untyped-def]
+    document = _tiny_document()
+    change(document)
+    result = CliRunner().invoke(app, ["replay", str(_write(tmp_path, document)), "--policy", "static"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert named in lines[0]
+
+
+def test_a_bad_csv_row_exits_2_naming_the_line(tmp_path: Path) -> None:
+    (tmp_path / "traffic.csv").write_text("t_seconds,rps\n0,100\n10,lots\n")
+    document = _tiny_document()
+    document["traffic"] = {"csv": "traffic.csv"}
+    result = CliRunner().invoke(app, ["replay", str(_write(tmp_path, document)), "--policy", "static"])
+    assert result.exit_code == 2
+    assert "traffic.csv: traffic.csv line 3" in result.output
+
+
+def test_calendar_times_resolve_in_their_time_zone() -> None:
+    loaded = parse_scenario(_tiny_document(), base_dir=FIXTURES)
+    entry = loaded.scenario.calendar[0]
+    assert entry.start_utc.isoformat() == "2026-01-21T11:30:00+00:00"  # 20:30 in Seoul (UTC+9)
+
+
+def test_a_missing_csv_second_repeats_the_last_value(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("t_seconds,rps\n0,10\n3,40\n")
+    document = _tiny_document()
+    document.update(duration_seconds=5, traffic={"csv": "t.csv"})
+    assert parse_scenario(document, base_dir=tmp_path).demand_rps == [10, 10, 10, 40, 40]
+
+
+def test_json_output_holds_every_policy_and_the_timeline_has_a_row_per_policy_second(tmp_path: Path) -> None:
+    timeline = tmp_path / "timeline.csv"
+    result = CliRunner().invoke(
+        app, ["replay", str(FIXTURES / "tiny.json"), "--policy", "oracle", "--json", "--timeline", str(timeline)]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["scenario"] == "tiny"
+    assert [r["policy"] for r in document["results"]] == ["oracle"]
+    rows = timeline.read_text().splitlines()
+    assert rows[0] == "policy,t_seconds,demand_rps,desired_units,in_service_units"
+    assert len(rows) == 1 + 120
+    assert rows[51] == "oracle,50,150,4,2"
+
+
+def test_scenario_errors_are_one_line() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({"name": "x"}, base_dir=FIXTURES)
+    assert "\n" not in str(caught.value)
