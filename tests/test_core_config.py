@@ -158,6 +158,7 @@ def test_scaling_defaults() -> None:
         "scale_in_cooldown_seconds": 300,
         "scale_in_step_interval_seconds": 60,
         "max_scale_in_step_units": 10,
+        "scale_in_tolerance": 0.1,
         "metric_max_age_seconds": 300,
         "push_rps_per_audience": 0.01,
         "push_min_hold_seconds": 600,

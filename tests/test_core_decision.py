@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from surge.core.config import TargetConfig, TargetKind
+from surge.core.config import EcsService, ScalingConfig, TargetConfig, TargetKind
 from surge.core.decision import Action, Decision, Reason, Signal, decide, event_floor_units, hold_is_active
 from surge.core.plan import Route, make_plan, route_for
 from surge.core.signals import (
@@ -808,3 +808,48 @@ def test_route_precedence(names: tuple[str, ...], route: Route) -> None:
     assert route_for(list(reversed(decisions))) is route
     plan = make_plan(decisions)
     assert (plan.route, plan.decisions) == (route, decisions)
+
+
+def test_a_small_demand_driven_scale_in_is_noise_not_a_trend() -> None:
+    # Tolerance 10 %: from 16 units, a demand-driven target must be <= 14.4 (so 14) before Surge scales in.
+    # Peak 750 rps / (100 rps x 0.5) = 15 units: within tolerance -> hold 16.
+    target = _ecs_target_for_tolerance()
+    signals = _steady_signals(current_units=16, rps=750.0)
+    decision = decide(target, signals, _TOLERANCE_NOW)
+    assert (decision.action, decision.reason, decision.desired_units) == (Action.STEADY, Reason.WITHIN_TOLERANCE, 16)
+    # Peak 700 rps -> 14 units, a drop of 12.5 %: scale in.
+    decision = decide(target, _steady_signals(current_units=16, rps=700.0), _TOLERANCE_NOW)
+    assert (decision.action, decision.desired_units) == (Action.SCALE_IN, 14)
+
+
+def test_the_tolerance_never_keeps_capacity_above_a_floor_it_could_reach() -> None:
+    # From 21 to min_units 20 is under 10 %, but the target is the floor (min), not demand: scale in.
+    target = _ecs_target_for_tolerance(min_units=20)
+    decision = decide(target, _steady_signals(current_units=21, rps=50.0), _TOLERANCE_NOW)
+    assert (decision.action, decision.desired_units) == (Action.SCALE_IN, 20)
+
+
+_TOLERANCE_NOW = datetime(2026, 1, 21, 12, 0, tzinfo=UTC)
+
+
+def _ecs_target_for_tolerance(min_units: int = 2) -> TargetConfig:
+    return TargetConfig(
+        id="api",
+        kind=TargetKind.ECS,
+        ecs=EcsService(cluster="prod", service="api"),
+        scaling=ScalingConfig(
+            min_units=min_units, max_units=50, unit_capacity_rps=100, target_utilization=0.5, scale_in_tolerance=0.1
+        ),
+    )
+
+
+def _steady_signals(current_units: int, rps: float) -> TargetSignals:
+    samples = [
+        RateSample(start=_TOLERANCE_NOW - timedelta(minutes=minute), period_seconds=60, requests=rps * 60)
+        for minute in range(2, 12)
+    ]
+    return TargetSignals(
+        target_id="api",
+        request_samples=samples,
+        capacity=CurrentCapacity(desired_units=current_units, in_service_units=current_units),
+    )

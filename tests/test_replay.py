@@ -122,10 +122,10 @@ def test_surge_answers_a_push_within_one_loop_and_never_beats_the_oracle() -> No
     runs = {name: POLICIES[name](loaded, None) for name in ("surge", "oracle")}
     surge = fleet_kpis(runs["surge"], loaded.scenario)
     oracle = fleet_kpis(runs["oracle"], loaded.scenario)
-    # The push at 32 s sizes a hold for 50 + 35,000 x 0.01 = 400 rps -> ceil(400 / (100 x 0.5)) = 8 units; the
-    # loop iteration at 35 s reads it (5 s loop), so desired goes 2 -> 8 within 5 s of the push.
-    assert runs["surge"].changes[0] == (35, 8)
-    assert surge["first_response_seconds"] == {"p-1": 3}
+    # The push at 32 s goes through the real fast path (EventBridge rule -> PushFastPath): it sizes a hold for
+    # 50 + 35,000 x 0.01 = 400 rps -> ceil(400 / (100 x 0.5)) = 8 units and applies it in the same instant.
+    assert runs["surge"].changes[0] == (32, 8)
+    assert surge["first_response_seconds"] == {"p-1": 0}
     assert surge["served_fraction"] <= oracle["served_fraction"]
     loop = runs["surge"].loop
     assert loop is not None

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
+from surge.core.calendar import to_utc
 from surge.core.config import ScalingConfig, TargetConfig
 
 MAX_DURATION_SECONDS = 7 * 86_400
@@ -107,7 +108,7 @@ class CalendarEntry(_Strict):
     start: datetime
     end: datetime
     time_zone: TimeZoneName | None = None
-    units: int = Field(ge=0, le=10_000)
+    units: int = Field(ge=1, le=10_000)
     lead_seconds: int = Field(default=600, ge=0, le=86_400)
 
     @model_validator(mode="after")
@@ -119,19 +120,13 @@ class CalendarEntry(_Strict):
             raise ValueError("end must be after start")
         return self
 
-    def _resolve(self, moment: datetime) -> datetime:
-        if moment.tzinfo is None:
-            assert self.time_zone is not None
-            moment = moment.replace(tzinfo=ZoneInfo(self.time_zone))
-        return moment.astimezone(UTC)
-
     @property
     def start_utc(self) -> datetime:
-        return self._resolve(self.start)
+        return to_utc(self.start, self.time_zone or "UTC", "start")
 
     @property
     def end_utc(self) -> datetime:
-        return self._resolve(self.end)
+        return to_utc(self.end, self.time_zone or "UTC", "end")
 
 
 class MetricGap(_Strict):

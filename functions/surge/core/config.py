@@ -63,6 +63,9 @@ class ScalingConfig(_Strict):
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
     scale_in_step_interval_seconds: int = Field(default=60, ge=0, le=3_600)
     max_scale_in_step_units: int = Field(default=10, ge=1, le=10_000)
+    scale_in_tolerance: float = Field(
+        default=0.1, ge=0, le=0.5, description="demand-driven scale-in only when it removes at least this share"
+    )
     metric_max_age_seconds: int = Field(
         default=300, ge=60, le=3_600, description="an ALB datapoint older than this is stale"
     )

@@ -68,6 +68,7 @@ class Reason(StrEnum):
     SIGNAL_GAP = "signal_gap"
     COOLDOWN = "cooldown"
     STEP_INTERVAL = "step_interval"
+    WITHIN_TOLERANCE = "within_tolerance"
     LIMITS_ONLY = "limits_only"
 
 
@@ -400,6 +401,17 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
             current,
             f"holding {current} units: peak {peak_rps:.0f} rps over the last "
             f"{scaling.scale_in_cooldown_seconds} s still needs them",
+        )
+    floor_units = _clamp(max(scaling.min_units, push_floor, calendar_floor, _group_min_floor(target, signals)), scaling)
+    demand_driven = settled_target > floor_units
+    if demand_driven and settled_target > current * (1 - scaling.scale_in_tolerance):
+        return build(
+            Action.STEADY,
+            Reason.WITHIN_TOLERANCE,
+            Signal.REACTIVE,
+            current,
+            f"holding {current} units: {settled_target} would remove less than "
+            f"{scaling.scale_in_tolerance:.0%} (noise, not a trend)",
         )
     desired = max(settled_target, current - scaling.max_scale_in_step_units)
     return build(

@@ -21,22 +21,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from surge.adapters import clients, store
+from surge.adapters import clients
 from surge.adapters.settings import settings
+from surge.core.calendar import CalendarEntry
 from surge.core.config import SurgeConfig
-from surge.core.signals import CalendarEvent, Hold
 from surge_cli import world
+from surge_cli.calendar_cli import StackRef, add_entry
 from surge_cli.localaws import LocalAws
+from surge_cli.push_client import push_event_entry
 from surge_cli.replay.policies.baselines import ALB_PERIOD_SECONDS, minute_is_published, minute_requests
 from surge_cli.replay.policies.common import PolicyRun, ProgressCallback
 from surge_cli.replay.scenario import LOAD_BALANCER, TARGET_ID, LoadedScenario, Scenario
 from surge_cli.replay.world import timeline
-from surge_cli.stack import LocalStack, deploy_locally
+from surge_cli.stack import LocalStack, Template, deploy_locally
 
 SCHEDULE_PERIOD_SECONDS = 60
 LOOP_BUDGET_SECONDS = 55
 HISTORY_MINUTES = 15
 MOTO_ACCOUNT_ID = "123456789012"
+PUSH_SOURCE = Template.load().parameter_defaults()["PushEventSource"]
 QUIET_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 
@@ -77,51 +80,34 @@ class DesiredRecorder:
         self.metrics_requested += len(params.get("MetricDataQueries", []))
 
 
-# ------------------------------------------------------------------- the push and calendar stand-ins
+# ------------------------------------------------------------------------- pushes and calendar entries
 
 
-def push_hold(scenario: Scenario, push_id: str, audience: int, demand_rps: float, now: datetime) -> Hold:
-    """The hold a push asks for: units for (current demand + audience x push_rps_per_audience)."""
-    config, target = scenario.config, scenario.target
-    sized_for_rps = demand_rps + audience * config.push_rps_per_audience
-    units = math.ceil(sized_for_rps / (target.unit_capacity_rps * config.target_utilization) - 1e-9)
-    return Hold(
-        push_id=push_id,
-        units=max(target.min_units, min(target.max_units, units)),
-        sized_for_rps=sized_for_rps,
-        started_at=now,
-        min_until=now + timedelta(seconds=config.push_min_hold_seconds),
-        max_until=now + timedelta(seconds=config.push_hold_seconds),
-        audience=audience,
+def deliver_push(stack: LocalStack, push_id: str, audience: int) -> None:
+    """The push server's part: put the PushSent event on the Surge bus. The template's rule (played by the
+    local stack) starts the real PushFastPath execution, which sizes, records and applies the hold."""
+    entry = push_event_entry(
+        audience=audience, push_id=push_id, bus_name=stack.bus_name, source=PUSH_SOURCE, target_id=TARGET_ID
     )
-
-
-def deliver_push(stack: LocalStack, scenario: Scenario, push_id: str, audience: int, demand_rps: float) -> None:
-    """Deliver one push to Surge.
-
-    STAND-IN until the push fast path lands (push/calendar issue): this writes the push Hold straight through
-    the real store adapter, which the loop then reads on its next iteration. Replace this one function with
-    "put the push server's EventBridge event on the bus and start the fast-path execution the rule targets".
-    """
-    hold = push_hold(scenario, push_id, audience, demand_rps, stack.aws.now())
-    store.put_hold(stack.table_name, TARGET_ID, hold)
+    stack.aws.client("events").put_events(Entries=[entry])
+    stack.deliver_events()
 
 
 def load_calendar(stack: LocalStack, scenario: Scenario) -> None:
-    """Load the scenario's calendar entries through the real calendar store (`store.put_calendar_event`).
-
-    STAND-IN until the calendar command lands: replace with the real calendar import path.
-    """
-    for index, entry in enumerate(scenario.calendar):
-        event = CalendarEvent(
+    """The scenario's entries through the real calendar path: validated and stored as `surge calendar add` does."""
+    ref = StackRef(table=stack.table_name, config_parameter=stack.config_parameter)
+    for index, item in enumerate(scenario.calendar):
+        entry = CalendarEntry(
+            name=item.name,
+            target_id=TARGET_ID,
+            start=item.start,
+            end=item.end,
+            time_zone=item.time_zone or "UTC",
+            units=item.units,
+            lead_seconds=item.lead_seconds,
             entry_id=f"replay-{index + 1}",
-            name=entry.name,
-            start_at=entry.start_utc,
-            end_at=entry.end_utc,
-            units=entry.units,
-            lead_seconds=entry.lead_seconds,
         )
-        store.put_calendar_event(stack.table_name, TARGET_ID, event)
+        add_entry(ref, entry)
 
 
 # ------------------------------------------------------------------------------------------- the world
@@ -221,11 +207,7 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
         load_calendar(stack, scenario)
         _AlbPublisher(aws, loaded).start()
         for push in scenario.pushes:
-            demand = loaded.demand_at(push.at_seconds)
-            aws.at(
-                scenario.at(push.at_seconds),
-                lambda p=push, d=demand: deliver_push(stack, scenario, p.id, p.audience, d),  # type: ignore[misc]
-            )
+            aws.at(scenario.at(push.at_seconds), lambda p=push: deliver_push(stack, p.id, p.audience))  # type: ignore[misc]
         executions: list[str] = []
         end = scenario.at(scenario.duration_seconds)
 
