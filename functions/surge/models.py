@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from surge.core.config import SurgeConfig
 from surge.core.plan import AppliedChange, Plan
-from surge.core.signals import Hold, TargetSignals, UtcDatetime
+from surge.core.signals import Hold, RateSample, TargetSignals, UtcDatetime
 
 
 class _Payload(BaseModel):
@@ -43,6 +43,9 @@ class LoopContext(_Payload):
     deadline: UtcDatetime
     interval_seconds: int = Field(ge=1, le=60)
     settle_seconds: int = Field(ge=0, le=300)
+    alb_samples: dict[str, list[RateSample]] = Field(
+        default_factory=dict, description="the last ALB minutes read, per target, reused until a newer can exist"
+    )
 
 
 class FailureCount(_Payload):

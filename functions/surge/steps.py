@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools.metrics import MetricUnit
 
 from surge.adapters import capacity, config_source, decision_events, store
-from surge.adapters.metrics_reader import read_request_metrics
+from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
 from surge.adapters.settings import Settings
-from surge.core.config import TargetKind
+from surge.core.config import SurgeConfig, TargetConfig, TargetKind
 from surge.core.decision import Action, Decision, decide
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
-from surge.core.signals import CurrentCapacity, ShadowCapacity, TargetSignals
+from surge.core.signals import CurrentCapacity, RateSample, ShadowCapacity, TargetSignals
 from surge.models import (
     ApplyCapacityInput,
     ApplyCapacityOutput,
@@ -67,7 +67,15 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
         logger.info("another loop took over", extra={"owner": owner})
         return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
 
-    readings = read_request_metrics(event.config, now)
+    kept = {
+        target.id: samples
+        for target in event.config.targets
+        if (samples := _alb_samples_still_current(event.loop.alb_samples.get(target.id), target, now)) is not None
+    }
+    stale = [t for t in event.config.targets if t.id not in kept]
+    readings = read_request_metrics(SurgeConfig(targets=stale), now) if stale else MetricReadings()
+    for target_id, samples in kept.items():
+        readings.request_samples[target_id] = samples
     current = capacity.read_capacity(event.config)
     signals = []
     for target in event.config.targets:
@@ -97,7 +105,33 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
             logger.warning("signals incomplete", extra={"target_id": target.id, **problems})
             metrics.add_metric(name="SignalReadErrors", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=readings.metrics_requested)
+    cache = {
+        target.id: readings.request_samples[target.id]
+        for target in event.config.targets
+        if target.high_resolution_metric is None
+        and target.id not in readings.errors
+        and readings.request_samples.get(target.id)
+    }
+    envelope["loop"] = event.loop.model_copy(update={"alb_samples": cache})
     return ReadSignalsOutput(**envelope, signals=signals, read_at=now)
+
+
+def _alb_samples_still_current(
+    previous: list[RateSample] | None, target: TargetConfig, now: datetime
+) -> list[RateSample] | None:
+    """The ALB minutes read earlier in this execution, if no newer RequestCount minute can exist yet.
+
+    The ALB publishes one datapoint per minute, after the minute closes: while `now` is less than a minute past
+    the end of the newest datapoint read, the next one cannot be there, so reading again would only cost money
+    ($0.01 per 1,000 metrics). Targets with a high-resolution metric, and targets whose last read failed or
+    found nothing (never cached), are read every iteration.
+    """
+    if not previous or target.high_resolution_metric is not None:
+        return None
+    newest = max(previous, key=lambda sample: sample.start)
+    if now >= newest.end + timedelta(seconds=ALB_PERIOD_SECONDS):
+        return None
+    return previous
 
 
 def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacityOutput:

@@ -44,7 +44,7 @@ from types import TracebackType
 from typing import Any
 
 from .clock import FlowKey, HarnessStalledError, SimClock, Timer, dump_threads
-from .seams import check_seams, install
+from .seams import check_seams, execution_history, install
 
 __all__ = [
     "HarnessError",
@@ -532,6 +532,15 @@ class LocalAws:
         self._require_active()
         paginator = self.client("stepfunctions").get_paginator("get_execution_history")
         return [dict(e) for page in paginator.paginate(executionArn=execution_arn) for e in page["events"]]
+
+    def history_events(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The same events as :meth:`history` (boto3's ``get_execution_history`` shape: ``type``,
+        ``timestamp`` as an aware UTC datetime, ``id``, ``previousEventId``, the ``*EventDetails``),
+        read straight from moto's Step Functions backend: no boto3 request, no moto response encoder
+        (which costs ~10 ms per 60-event execution). Safe on a running execution (a snapshot).
+        A moto seam: see :func:`.seams.execution_history`."""
+        self._require_active()
+        return execution_history(execution_arn)
 
     @property
     def invocations(self) -> list[Invocation]:

@@ -28,7 +28,33 @@ Seams (module paths under ``moto.stepfunctions.parser.asl.component`` unless wri
 ``.set_ended``
 ``moto.stepfunctions.parser.asl.utils.boto_client``              one cached boto3 client per
 ``.boto_client_for`` (and every parser module that imported it)  (region, service)
+``moto.stepfunctions.parser.asl.utils.json_path.parse``          parsed JSONPath cached per path string
+(module attribute, used by ``extract_json``) and                 (jsonpath_ng builds a new PLY parser per
+``common.path.result_path.parse`` (used by ``ResultPath``)       call: ~1 ms, ~12 times per Task state)
+``moto.stepfunctions.parser.backend.execution_worker``           parsed ASL program cached per definition
+``.ExecutionWorker._get_evaluation_entrypoint``                  string (ANTLR parse: ~0.1 s per start)
+``eval_component.EvalComponent.heap_key``                        read once per component of a cached
+                                                                 program (lazy uid, see below)
+``moto.stepfunctions.parser.models``                             read only: :func:`execution_history`
+``.stepfunctions_parser_backends`` -> ``.get_execution_history``  (history events without boto3's
+-> ``Execution.to_history_output`` ->                            response encoding round trip)
+``EventManager.get_event_history``
 ==============================================================  ===========================================
+
+Why sharing the cached objects across threads is safe (read in moto 5.2.5 / jsonpath-ng 1.16):
+
+* A jsonpath_ng expression is immutable after parse: ``find``/``update``/``update_or_create`` of every
+  node class (``Root``, ``This``, ``Child``, ``Fields``, ``Index``, ``Slice``, ``Wildcard``,
+  ``Descendants``, ``Where``, ext ``Filter``/``Expression``/``Operation``/``Len``/``Sub``...) read their
+  own fields and build new ``DatumInContext`` objects; only the *data* is written.
+* A parsed ASL ``Program`` is not mutated while it is evaluated: no component method outside
+  construction (``__init__``/``from_state_props``) assigns to ``self``, all run-time state lives in the
+  ``Environment`` (stack, heap, frames) or in per-evaluation objects (``BranchWorker``, ``JobPool``,
+  ``MapRunRecord``...); literals pushed on the stack are scalars or deep-copied by ``ResultPath``. A
+  Map's iterations already share one component tree concurrently in stock moto. The one exception is
+  ``EvalComponent.heap_key``, a uid created lazily on first read (Retry keys its attempt counter in
+  the env heap with it): two executions reading it first at the same time could each see a different
+  key, so every component's key is created before the program is shared.
 
 Not patched (stay on real time): Task ``TimeoutSeconds``/``HeartbeatSeconds``, callbacks
 (``.waitForTaskToken``) and activities. Do not rely on them in a replay.
@@ -43,8 +69,9 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import FlowKey, SimClock
@@ -52,7 +79,7 @@ from .clock import FlowKey, SimClock
 if TYPE_CHECKING:
     import random
 
-__all__ = ["MOTO_VERSION", "SeamMovedError", "check_seams", "install"]
+__all__ = ["MOTO_VERSION", "SeamMovedError", "check_seams", "execution_history", "install"]
 
 MOTO_VERSION = "5.2.5"
 _P = "moto.stepfunctions.parser.asl.component."
@@ -93,7 +120,11 @@ SEAMS: tuple[_Seam, ...] = (
         "moto.stepfunctions.parser.backend.execution_worker",
         "ExecutionWorker._execution_logic",
         ("self",),
-        ("program.eval(self.env)", "self._execution_communication.terminated()"),
+        (
+            "program = self._get_evaluation_entrypoint()",
+            "program.eval(self.env)",
+            "self._execution_communication.terminated()",
+        ),
     ),
     _Seam(
         _P + "program.program",
@@ -183,6 +214,60 @@ SEAMS: tuple[_Seam, ...] = (
         ("return boto3.client(",),
     ),
     _Seam("moto.stepfunctions.parser.utils", "TMP_THREADS"),
+    # --- caches: parsed JSONPath per path string, parsed program per definition string ---------------
+    _Seam("moto.stepfunctions.parser.asl.utils.json_path", "parse"),
+    _Seam(
+        "moto.stepfunctions.parser.asl.utils.json_path",
+        "extract_json",
+        ("path", "data"),
+        ("input_expr = parse(path)",),
+    ),
+    _Seam(_P + "common.path.result_path", "parse"),
+    _Seam(
+        _P + "common.path.result_path",
+        "ResultPath._eval_body",
+        ("self", "env"),
+        ("result_expr = parse(self.result_path_src)",),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.backend.execution_worker",
+        "ExecutionWorker._get_evaluation_entrypoint",
+        ("self",),
+        ("AmazonStateLanguageParser.parse(", "self._evaluation_details.state_machine_details.definition"),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.asl.parse.asl_parser",
+        "AmazonStateLanguageParser.parse",
+        ("definition",),
+        ("return program, tree",),
+    ),
+    _Seam(_P + "eval_component", "EvalComponent.heap_key.fget", ("self",), ("self.__heap_key = long_uid()",)),
+    # --- read only: execution history straight from the backend ----------------------------------------
+    _Seam("moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
+    _Seam(
+        "moto.stepfunctions.parser.models",
+        "StepFunctionsParserBackend.get_execution_history",
+        ("self", "execution_arn"),
+        ("execution.to_history_output()",),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.backend.execution",
+        "Execution.to_history_output",
+        ("self",),
+        ("env.event_manager.get_event_history()",),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.asl.eval.event.event_manager",
+        "EventManager.get_event_history",
+        ("self",),
+        ("with self._mutex:", "copy.deepcopy(self._history_event_list)"),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.asl.eval.event.event_manager",
+        "EventManager.add_event",
+        ("self", "context", "event_type", "event_details", "timestamp", "update_source_event_id"),
+        ("timestamp = iso_8601_datetime_with_milliseconds(timestamp)",),
+    ),
 )
 
 # While patches are installed, check_seams() inspects the saved originals, not our replacements.
@@ -244,6 +329,74 @@ def check_seams() -> None:
         )
 
 
+# ---------------------------------------------------------------------------------------------- caches
+# Process-wide (they outlive one LocalAws): both hold pure functions of a string, see the module docstring.
+@functools.cache
+def _cached_jsonpath_parse(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` (jsonpath_ng's or its ext's) with its results cached per path string."""
+    return functools.lru_cache(maxsize=4096)(parse)
+
+
+@functools.lru_cache(maxsize=64)
+def parsed_program(definition: str) -> Any:
+    """The evaluation entry point (``Program``) moto's ``ExecutionWorker`` would parse for
+    ``definition``, parsed once per definition string and shared by every execution of it.
+    Parse errors are raised, not cached."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    program = AmazonStateLanguageParser.parse(definition)[0]
+    _create_heap_keys(program)
+    return program
+
+
+def _create_heap_keys(program: Any) -> None:
+    """Read ``heap_key`` of every component reachable from ``program`` so each lazy uid exists before
+    two executions can race to create it."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    todo: list[Any] = [program]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            todo.extend(obj.values())
+        elif isinstance(obj, list | tuple | set | frozenset):
+            todo.extend(obj)
+        elif type(obj).__module__.startswith("moto.stepfunctions.parser.") and hasattr(obj, "__dict__"):
+            if isinstance(obj, EvalComponent):
+                _ = obj.heap_key
+            todo.extend(vars(obj).values())
+
+
+# ---------------------------------------------------------------------------------------------- history
+def execution_history(execution_arn: str) -> list[dict[str, Any]]:
+    """An execution's history events as boto3's ``get_execution_history`` returns them (``type``,
+    ``timestamp`` as an aware UTC datetime, ``id``, ``previousEventId``, the ``*EventDetails``), read
+    from moto's Step Functions backend without the boto3 request/response round trip.
+
+    Needs an active ``mock_aws`` with Step Functions execution on. An unknown ARN raises moto's
+    ``ExecutionDoesNotExist``; a malformed one ``ValueError``. The events are a deep copy taken under
+    the execution's event-manager lock, so reading a running execution is safe."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    parts = execution_arn.split(":")  # arn:aws:states:<region>:<account>:execution|express:<machine>:<name>
+    if len(parts) < 8 or parts[:3] != ["arn", "aws", "states"]:
+        raise ValueError(f"not a Step Functions execution ARN: {execution_arn!r}")
+    backend = stepfunctions_parser_backends[parts[4]][parts[3]]
+    return [_boto3_event(event) for event in backend.get_execution_history(execution_arn)["events"]]
+
+
+def _boto3_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(event)
+    stamp = out.get("timestamp")
+    if isinstance(stamp, str):  # moto keeps "2026-01-21T11:00:00.000Z"; boto3 parses it to a datetime
+        out["timestamp"] = datetime.fromisoformat(stamp).astimezone(UTC)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- flows
 class _FlowState(threading.local):
     """Per-thread flow identity. ``key`` orders sleepers deterministically; ``children`` numbers the
@@ -289,6 +442,7 @@ def install(rt: Runtime) -> Callable[[], None]:
     """Patch every seam for harness ``rt``; return the function that restores the originals.
     Call :func:`check_seams` first."""
     from moto.awslambda.models import LambdaFunction
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.retry import jitter_strategy_decl, retrier_decl
     from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
     from moto.stepfunctions.parser.asl.component.program.program import Program
@@ -306,7 +460,7 @@ def install(rt: Runtime) -> Callable[[], None]:
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.parse import asl_parser  # noqa: F401
-    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
@@ -535,6 +689,24 @@ def install(rt: Runtime) -> Callable[[], None]:
                 "boto_client_for",
             )
     undo.append(cache.clear)
+
+    # --- caches: parsed JSONPath per path string, parsed program per definition string -----------------
+    for module, seam_module in (
+        (json_path, "moto.stepfunctions.parser.asl.utils.json_path"),
+        (result_path, _P + "common.path.result_path"),
+    ):
+        patch(module, "parse", _cached_jsonpath_parse(module.parse), seam_module, "parse")
+
+    def _get_evaluation_entrypoint(self: Any) -> Any:
+        return parsed_program(self._evaluation_details.state_machine_details.definition)
+
+    patch(
+        ExecutionWorker,
+        "_get_evaluation_entrypoint",
+        _get_evaluation_entrypoint,
+        "moto.stepfunctions.parser.backend.execution_worker",
+        "ExecutionWorker._get_evaluation_entrypoint",
+    )
 
     def uninstall() -> None:
         for step in reversed(undo):
