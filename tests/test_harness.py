@@ -290,3 +290,93 @@ def test_seam_check_fails_loudly_when_a_seam_moves(monkeypatch: pytest.MonkeyPat
     monkeypatch.undo()
     with LocalAws(start=START) as aws:  # a failed start left nothing behind
         assert aws.now() == START
+
+
+def test_history_events_match_boto3_get_execution_history(aws: LocalAws) -> None:
+    flaky = _lambda(aws, "toy-flaky", "flaky")
+    throttled = _lambda(aws, "toy-throttled", "always_throttled")
+    tick = _lambda(aws, "toy-tick", "tick")
+    echo = _lambda(aws, "toy-echo", "echo")
+    retry = _machine(aws, "toy-retry", "retry.asl.json", FlakyArn=flaky, ThrottledArn=throttled)
+    fan = _machine(aws, "toy-fan", "fan_loop.asl.json", TickArn=tick, EchoArn=echo)
+    arns = [aws.start_execution(retry, {}), aws.start_execution(fan, {"n": 1, "seconds": 5, "items": [1, 4]})]
+    for arn in arns:
+        aws.wait_for(arn)
+
+    for arn in arns:  # Task/Lambda scheduled/failed/succeeded, Retry, Catch, Parallel, Map, Wait events
+        events = aws.history_events(arn)
+        assert events == aws.history(arn)
+        assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+        assert all(type(e["timestamp"]) is datetime and e["timestamp"].utcoffset() == timedelta(0) for e in events)
+        assert events[0]["type"] == "ExecutionStarted"
+        assert events[0]["timestamp"] == START
+    with pytest.raises(ValueError, match="not a Step Functions execution ARN"):
+        aws.history_events("local-000001")
+
+
+def test_executions_of_one_definition_share_a_cached_program_and_jsonpath_parses(aws: LocalAws) -> None:
+    from jsonpath_ng.jsonpath import Child
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from surge_cli.localaws import seams
+
+    flaky = _lambda(aws, "toy-flaky", "flaky")
+    throttled = _lambda(aws, "toy-throttled", "always_throttled")
+    machine = _machine(aws, "toy-retry", "retry.asl.json", FlakyArn=flaky, ThrottledArn=throttled)
+    before = seams.parsed_program.cache_info()
+
+    # Three executions at the same instant evaluate ONE program object at once; Retry keys its attempt
+    # counter with the components' heap_key, so a shared program must not mix their retries up.
+    arns = [aws.start_execution(machine, {}) for _ in range(3)]
+    results = [aws.wait_for(arn, timeout_sim_seconds=60) for arn in arns]
+
+    after = seams.parsed_program.cache_info()
+    assert after.misses - before.misses <= 1
+    assert after.hits - before.hits >= 2
+    for result in results:
+        assert result["status"] == "SUCCEEDED"
+        output = json.loads(result["output"])
+        assert output["flaky"]["attempt"] == 2
+        assert output["error"]["Error"] == "ThrottlingError"
+    per_execution = [("toy-flaky", True), ("toy-flaky", True), ("toy-flaky", False), *3 * [("toy-throttled", True)]]
+    assert sorted((c.function_name, c.errored) for c in aws.invocations) == sorted(3 * per_execution)
+
+    # extract_json's parse is cached while the harness is active; the cached expression is reused.
+    assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
+    assert isinstance(json_path.parse("$.a.b"), Child)
+    assert json_path.extract_json("$.a.b", {"a": {"b": 1}}) == 1
+
+
+def test_caches_and_history_fail_loudly_when_their_seams_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    def extract_json(path: str, data: Any) -> Any:  # no longer calls the module's parse()
+        return data
+
+    monkeypatch.setattr(json_path, "extract_json", extract_json)
+    monkeypatch.delattr(ExecutionWorker, "_get_evaluation_entrypoint")
+    monkeypatch.setattr(EvalComponent, "heap_key", property(lambda self: "fixed"))
+    monkeypatch.setattr(EventManager, "get_event_history", lambda self: list(self._history_event_list))
+    with pytest.raises(SeamMovedError) as caught:
+        check_seams()
+    message = str(caught.value)
+    assert "json_path.extract_json no longer contains 'input_expr = parse(path)'" in message
+    assert "ExecutionWorker._get_evaluation_entrypoint is missing" in message
+    assert "EvalComponent.heap_key.fget no longer contains 'self.__heap_key = long_uid()'" in message
+    assert "EventManager.get_event_history no longer contains 'with self._mutex:'" in message
+
+
+def test_uninstall_restores_the_cached_seams() -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    originals = (json_path.parse, result_path.parse, ExecutionWorker.__dict__["_get_evaluation_entrypoint"])
+    with LocalAws(start=START):
+        assert json_path.parse is not originals[0]
+        assert result_path.parse is not originals[1]
+        assert ExecutionWorker.__dict__["_get_evaluation_entrypoint"] is not originals[2]
+    assert (json_path.parse, result_path.parse, ExecutionWorker.__dict__["_get_evaluation_entrypoint"]) == originals

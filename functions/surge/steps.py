@@ -14,7 +14,7 @@ from surge.adapters import capacity, config_source, decision_events, store
 from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
-from surge.core.decision import Action, Decision, decide
+from surge.core.decision import Action, Decision, Reason, decide
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
 from surge.core.signals import CurrentCapacity, RateSample, ShadowCapacity, TargetSignals
 from surge.models import (
@@ -150,6 +150,9 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
     for decision in decisions:
         logger.info(decision.explanation, extra={"decision": decision.model_dump(mode="json"), "route": plan.route})
     metrics.add_metric(name="LoopIterations", unit=MetricUnit.Count, value=1)
+    missing = sum(1 for d in decisions if d.reason in (Reason.SIGNAL_MISSING, Reason.SIGNAL_GAP))
+    if missing:
+        metrics.add_metric(name="SignalMissing", unit=MetricUnit.Count, value=missing)
     return DecideCapacityOutput(**envelope, plan=plan)
 
 
