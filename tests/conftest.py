@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
 import pytest
+
+from scaler_support import local_aws
+from surge_cli.localaws import LocalAws
 
 os.environ["TZ"] = "UTC"
 time.tzset()
@@ -21,3 +25,10 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Surge")
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    """A fresh local AWS (moto + the harness) whose simulated clock starts at scaler_support.START."""
+    with local_aws() as local:
+        yield local

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,13 +115,23 @@ class Loop:
         return last
 
 
-def fresh_process_state() -> Iterator[None]:
+@contextmanager
+def process_state_reset() -> Iterator[None]:
     """Forget cached boto3 clients and settings around a test (each test has its own moto world)."""
     clients.reset()
     settings.cache_clear()
-    yield
-    clients.reset()
-    settings.cache_clear()
+    try:
+        yield
+    finally:
+        clients.reset()
+        settings.cache_clear()
+
+
+@contextmanager
+def local_aws(start: datetime = START) -> Iterator[LocalAws]:
+    """A fresh moto world on a simulated clock starting at `start`."""
+    with process_state_reset(), LocalAws(start=start) as aws:
+        yield aws
 
 
 def deploy(aws: LocalAws, *targets: TargetConfig, parameters: dict[str, str] | None = None) -> LocalStack:

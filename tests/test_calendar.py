@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from scaler_support import Loop, asg_target, deploy, ecs_target, fresh_process_state
+from scaler_support import Loop, asg_target, deploy, ecs_target, local_aws
 from surge.adapters import store
 from surge.core.calendar import CalendarEntry, to_utc
 from surge.core.config import SurgeConfig
@@ -219,18 +218,6 @@ def test_ics_needs_exactly_one_sizing() -> None:
 
 
 # ------------------------------------------------------------------------------------- (b) CLI on moto
-
-
-@contextmanager
-def local_aws(start: datetime) -> Iterator[LocalAws]:
-    """A fresh moto world on a simulated clock, with Surge's cached clients and settings forgotten around it."""
-    state = fresh_process_state()
-    next(state)
-    try:
-        with LocalAws(start=start) as aws:
-            yield aws
-    finally:
-        next(state, None)
 
 
 @pytest.fixture

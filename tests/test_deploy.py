@@ -39,12 +39,11 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from scaler_support import LOAD_BALANCER, START, Loop, fresh_process_state
+from scaler_support import LOAD_BALANCER, START, Loop, local_aws, process_state_reset
 from surge.adapters import clients, store
 from surge.core.config import SurgeConfig
 from surge.core.signals import CalendarEvent
 from surge_cli import world
-from surge_cli.localaws import LocalAws
 from surge_cli.localaws.harness import current_lambda
 from surge_cli.push_client import push_event_entry
 from surge_cli.stack import LOCAL_ACCOUNT, LocalStack, check_substitutions, deploy_locally, placeholders
@@ -583,15 +582,13 @@ def run(translated: dict[str, Any]) -> Run:
     ecs = next(t for t in config.targets if t.ecs is not None)
     asg = next(t for t in config.targets if t.asg is not None)
     recorder = Recorder()
-    state = fresh_process_state()
     with pytest.MonkeyPatch.context() as mp:
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
             mp.delenv(name, raising=False)
         mp.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "Surge")
         record_client_calls(mp, recorder)
-        next(state)
-        with LocalAws(start=START) as aws:
+        with local_aws() as aws:
             stack = deploy_locally(aws, config, stack_name=STACK, parameters=PARAMETERS)
             recorder.function_by_name = {arn.rsplit(":", 1)[-1]: lid for lid, arn in stack.function_arns.items()}
             world.create_ecs_service(aws, ecs.ecs.cluster, ecs.ecs.service, desired_units=2)  # type: ignore[union-attr]
@@ -644,7 +641,6 @@ def run(translated: dict[str, Any]) -> Run:
                 stack.deliver_notifications()  # type: ignore[attr-defined]
             invoked = {recorder.function_by_name[i.function_name] for i in aws.invocations}
             result = Run(stack, recorder, invoked, physical_names(translated, stack))
-    next(state, None)
     # Returned after moto stopped: the moto CloudFormation test below must start from an empty account.
     return result
 
@@ -779,9 +775,7 @@ def moto_ready(template: dict[str, Any]) -> dict[str, Any]:
 def test_the_translated_stack_creates_on_moto(translated: dict[str, Any]) -> None:
     from moto import mock_aws
 
-    state = fresh_process_state()
-    next(state)
-    with mock_aws():
+    with process_state_reset(), mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         code = io.BytesIO()
@@ -841,4 +835,3 @@ def test_the_translated_stack_creates_on_moto(translated: dict[str, Any]) -> Non
         for logical_id in of_type(translated, "AWS::StepFunctions::StateMachine"):
             machine = stepfunctions.describe_state_machine(stateMachineArn=physical[logical_id])
             assert machine["roleArn"].endswith("/" + physical[f"{logical_id}Role"])
-    next(state, None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 import surge.handlers.decide_capacity as decide_capacity_handler
-from scaler_support import START, Loop, asg_target, deploy, ecs_target, fresh_process_state
+from scaler_support import START, Loop, asg_target, deploy, ecs_target
 from surge import steps
 from surge.adapters import clients, store
 from surge.core.signals import Hold
@@ -438,15 +438,6 @@ FAULTS = [
         id="lambda-timeout-as-Sandbox.Timedout-2x (no real timeout on moto): iteration caught, next one applies",
     ),
 ]
-
-
-@pytest.fixture
-def aws() -> Iterator[LocalAws]:
-    state = fresh_process_state()
-    next(state)
-    with LocalAws(start=START) as local:
-        yield local
-    next(state, None)
 
 
 def _emf_metric_names(stdout: str) -> list[str]:

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from scaler_support import START, Loop, deploy, ecs_target, fresh_process_state
+from scaler_support import START, Loop, deploy, ecs_target
 from surge_cli import world
 from surge_cli.graph import (
     STATE_MACHINE_FILES,
@@ -216,13 +215,6 @@ def test_bad_input_exits_2_with_a_one_line_message(args: list[str], message: str
 
 
 # ------------------------------------------------------------------------- a real scaler execution
-@pytest.fixture
-def aws() -> Iterator[LocalAws]:
-    state = fresh_process_state()
-    next(state)
-    with LocalAws(start=START) as local:
-        yield local
-    next(state, None)
 
 
 def spike(minute: Any) -> float:

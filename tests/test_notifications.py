@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from moto.sns.models import sns_backends
 
-from scaler_support import START, Loop, deploy, ecs_target, fresh_process_state
+from scaler_support import START, Loop, deploy, ecs_target, local_aws
 from surge.adapters import clients, store
 from surge.core.config import TargetKind
 from surge.core.decision import Action, Decision, Reason, Signal
@@ -115,15 +114,6 @@ def test_dry_run_messages_are_marked() -> None:
 # ------------------------------------------------------------------------------- through the real stack
 
 
-@pytest.fixture
-def aws() -> Iterator[LocalAws]:
-    state = fresh_process_state()
-    next(state)
-    with LocalAws(start=START) as local:
-        yield local
-    next(state, None)
-
-
 def spike(minute: datetime) -> float:
     return 1000.0 if minute >= START else 100.0  # 2 units, then 20 from 11:01:30
 
@@ -169,9 +159,7 @@ def test_a_scale_out_notifies_once_and_a_quiet_minute_not_at_all(aws: LocalAws) 
 def test_dry_run_makes_no_capacity_call_and_journals_what_a_live_run_does() -> None:
     journals = {}
     for dry_run in (False, True):
-        state = fresh_process_state()
-        next(state)
-        with LocalAws(start=START) as aws:
+        with local_aws() as aws:
             loop, calls = run_spike(aws, dry_run=dry_run)
             entries = store.read_journal(loop.stack.table_name, START, aws.now())
             journals[dry_run] = [(e.target_id, e.from_units, e.to_units, e.decision.reason) for e in entries]
@@ -181,6 +169,5 @@ def test_dry_run_makes_no_capacity_call_and_journals_what_a_live_run_does() -> N
                 assert {units for _, units in loop.series("api")} == {2}, "dry run never touched the service"
             else:
                 assert calls == ["ecs"]
-        next(state, None)
     assert journals[False] == [("api", 2, 20, Reason.SCALE_OUT)]
     assert journals[True] == journals[False]

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scaler_support import LOAD_BALANCER, START, deploy, ecs_target, fresh_process_state
+from scaler_support import LOAD_BALANCER, START, deploy, ecs_target
 from surge.adapters import store
 from surge_cli import world
 from surge_cli.localaws import LocalAws
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.statemachine
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SOURCE = Template.load().parameter_defaults()["PushEventSource"]
 BASELINE_RPS = 100.0  # -> 2 units at 50 rps per unit
-
-
-@pytest.fixture
-def aws() -> Iterator[LocalAws]:
-    state = fresh_process_state()
-    next(state)
-    with LocalAws(start=START) as local:
-        yield local
-    next(state, None)
 
 
 @pytest.fixture

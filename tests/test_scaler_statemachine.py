@@ -8,13 +8,12 @@ units at least 30 s apart. The schedule starts an execution every minute; each l
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
-from scaler_support import START, Loop, asg_target, deploy, ecs_target, fresh_process_state
+from scaler_support import START, Loop, asg_target, deploy, ecs_target
 from surge.adapters import clients, store
 from surge.core.signals import CalendarEvent, Hold
 from surge_cli import world
@@ -29,19 +28,6 @@ LOW_RPS = 100.0  # -> 2 units
 def spike(minute: datetime) -> float:
     """100 rps, then 1000 rps for the minutes 11:00-11:04, then 100 rps again."""
     return HIGH_RPS if START <= minute < START + timedelta(minutes=5) else LOW_RPS
-
-
-@pytest.fixture
-def aws() -> Iterator[LocalAws]:
-    yield from _fresh()
-
-
-def _fresh() -> Iterator[LocalAws]:
-    state = fresh_process_state()
-    next(state)
-    with LocalAws(start=START) as local:
-        yield local
-    next(state, None)
 
 
 def ecs_loop(aws: LocalAws, rps=spike, **scaling: object) -> Loop:
