@@ -253,7 +253,8 @@ def test_environment_variables_are_shared_and_collisions_raise(aws: LocalAws) ->
 
 
 def test_a_flow_blocked_outside_simulated_time_raises_with_thread_stacks() -> None:
-    with LocalAws(start=START, stall_timeout=0.3) as aws:
+    # 2 s of real time: long enough for a cold worker thread to be inside the handler when the stall is declared.
+    with LocalAws(start=START, stall_timeout=2.0) as aws:
         fn = _lambda(aws, "toy-blocked", "blocked")
         machine = aws.create_state_machine(
             "toy-blocked", {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": fn, "End": True}}}

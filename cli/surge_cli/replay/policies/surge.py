@@ -38,7 +38,6 @@ from surge_cli.stack import LocalStack, Template, deploy_locally
 SCHEDULE_PERIOD_SECONDS = 60
 LOOP_BUDGET_SECONDS = 55
 HISTORY_MINUTES = 15
-MOTO_ACCOUNT_ID = "123456789012"
 PUSH_SOURCE = Template.load().parameter_defaults()["PushEventSource"]
 QUIET_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
