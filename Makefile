@@ -40,8 +40,8 @@ lock: ## Re-pin requirements-dev.lock from pyproject.toml
 	$(PYTHON) -m uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements-dev.lock
 
 lint: install ## ruff (lint + format check), mypy strict on functions/, cfn-lint, sam validate --lint, checkov
-	$(BIN)/ruff check functions cli tests
-	$(BIN)/ruff format --check functions cli tests
+	$(BIN)/ruff check functions cli tests bench
+	$(BIN)/ruff format --check functions cli tests bench
 	$(BIN)/mypy functions
 	$(BIN)/cfn-lint infra/template.yaml
 	cd infra && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} ../$(SAM) validate --lint $(SAMCONFIG)

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from surge_cli.replay.output import KPI_COLUMNS, kpi_cells
 from surge_cli.replay.policies import POLICIES
 from surge_cli.replay.run import replay
 from surge_cli.replay.scenario import load_scenario
@@ -29,19 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(width=160)
     table = Table(title="Surge replay bench")
-    for column in (
-        "scenario",
-        "policy",
-        "served %",
-        "dropped",
-        "s under cap",
-        "max units",
-        "unit-h",
-        "actions",
-        "first response",
-        "loop $/month E/S",
-        "sim h per wall min",
-    ):
+    for column in ("scenario", *KPI_COLUMNS, "loop $/month E/S", "sim h per wall min"):
         table.add_column(column, justify="left" if column in ("scenario", "policy") else "right")
     everything: list[dict[str, Any]] = []
     for path in sorted(args.scenarios.glob("*.json")):
@@ -61,17 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _row(scenario: str, result: dict[str, Any], speed: float) -> list[str]:
     cost = result.get("monthly_loop_cost_usd")
-    responses = result["first_response_seconds"]
     return [
         scenario,
-        result["policy"],
-        f"{100 * result['served_fraction']:.2f}",
-        f"{result['dropped_requests']:,.0f}",
-        str(result["seconds_under_capacity"]),
-        str(result["max_units"]),
-        f"{result['unit_hours']:.1f}",
-        str(result["scaling_actions"]),
-        " ".join("-" if v is None else f"{v}s" for v in responses.values()) or "-",
+        *kpi_cells(result),
         f"{cost['EXPRESS']:.2f} / {cost['STANDARD']:.2f}" if cost else "",
         "inf" if speed == float("inf") else f"{speed:,.1f}",
     ]

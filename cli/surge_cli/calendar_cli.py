@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import boto3
 import icalendar
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,6 +33,7 @@ from surge.core.calendar import CalendarEntry, resolve_entry
 from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.errors import InvalidInputError, describe_validation_error
 from surge.core.signals import CalendarEvent
+from surge_cli.deployed import stack_outputs
 
 BAD_INPUT_EXIT = 2
 FAILURE_EXIT = 1
@@ -58,15 +58,7 @@ class StackRef:
 
 def stack_ref_from_outputs(stack_name: str, client: Any = None) -> StackRef:
     """The table and config parameter named by a CloudFormation stack's outputs."""
-    cloudformation = client or boto3.client("cloudformation")
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as error:
-        raise InvalidInputError(f"stack: no CloudFormation stack {stack_name!r} ({error})") from error
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in ("SurgeTableName", "ConfigParameterName") if key not in outputs]
-    if missing:
-        raise InvalidInputError(f"stack: stack {stack_name!r} has no output {', '.join(missing)} (not a Surge stack?)")
+    outputs = stack_outputs(stack_name, ("SurgeTableName", "ConfigParameterName"), client)
     return StackRef(table=outputs["SurgeTableName"], config_parameter=outputs["ConfigParameterName"])
 
 

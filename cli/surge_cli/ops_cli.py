@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-import boto3
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -14,18 +13,12 @@ from rich.table import Table
 from surge.adapters import store
 from surge.core.errors import InvalidInputError
 from surge.core.plan import AppliedChange
+from surge_cli.deployed import stack_outputs
 from surge_cli.push_client import send_push
 
 INVALID_INPUT_EXIT_CODE = 2
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-
-
-def stack_outputs(stack_name: str, client: Any = None) -> dict[str, str]:
-    """The CloudFormation outputs of a deployed Surge stack."""
-    cloudformation = client or boto3.client("cloudformation")
-    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
 
 
 def parse_since(value: str, now: datetime) -> datetime:
@@ -52,10 +45,10 @@ def push_command(
 ) -> None:
     """Put a PushSent event on the Surge bus, as a push server does."""
     try:
-        bus_name = bus or stack_outputs(stack)["SurgeBusName"]
+        bus_name = bus or stack_outputs(stack, ("SurgeBusName",))["SurgeBusName"]
         event_id = send_push(audience=audience, push_id=push_id, bus_name=bus_name, source=source, target_id=target)
     except InvalidInputError as error:
-        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False)
+        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
     typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
 
@@ -89,7 +82,11 @@ def journal_command(
     try:
         start = parse_since(since, now)
     except InvalidInputError as error:
-        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False)
+        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
-    table_name = table or stack_outputs(stack)["SurgeTableName"]
+    try:
+        table_name = table or stack_outputs(stack, ("SurgeTableName",))["SurgeTableName"]
+    except InvalidInputError as error:
+        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
     Console().print(journal_table(store.read_journal(table_name, start, now)))

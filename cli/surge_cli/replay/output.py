@@ -17,31 +17,29 @@ TIMELINE_COLUMNS = ("policy", "t_seconds", "demand_rps", "desired_units", "in_se
 
 def comparison_table(title: str, results: list[dict[str, Any]]) -> Table:
     table = Table(title=title)
-    for column in (
-        "policy",
-        "served %",
-        "dropped",
-        "s under cap",
-        "max units",
-        "unit-hours",
-        "actions",
-        "first response",
-    ):
+    for column in KPI_COLUMNS:
         table.add_column(column, justify="left" if column == "policy" else "right")
     for result in results:
-        responses = result["first_response_seconds"]
-        shown = ", ".join(f"{k}: {'-' if v is None else f'{v}s'}" for k, v in responses.items()) or "-"
-        table.add_row(
-            result["policy"],
-            f"{100 * result['served_fraction']:.2f}",
-            f"{result['dropped_requests']:,.0f}",
-            str(result["seconds_under_capacity"]),
-            str(result["max_units"]),
-            f"{result['unit_hours']:.1f}",
-            str(result["scaling_actions"]),
-            shown,
-        )
+        table.add_row(*kpi_cells(result))
     return table
+
+
+KPI_COLUMNS = ("policy", "served %", "dropped", "s under cap", "max units", "unit-hours", "actions", "first response")
+
+
+def kpi_cells(result: dict[str, Any]) -> list[str]:
+    """One policy's result as the cells of KPI_COLUMNS (shared by `surge replay` and `make bench`)."""
+    responses = result["first_response_seconds"]
+    return [
+        result["policy"],
+        f"{100 * result['served_fraction']:.2f}",
+        f"{result['dropped_requests']:,.0f}",
+        str(result["seconds_under_capacity"]),
+        str(result["max_units"]),
+        f"{result['unit_hours']:.1f}",
+        str(result["scaling_actions"]),
+        ", ".join(f"{k}: {'-' if v is None else f'{v}s'}" for k, v in responses.items()) or "-",
+    ]
 
 
 def loop_cost_lines(results: list[dict[str, Any]]) -> list[str]:
