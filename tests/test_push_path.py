@@ -187,3 +187,17 @@ def test_a_second_push_is_sized_from_what_the_first_really_brought(aws: LocalAws
     assert holds["post-1"].calibrated
     assert store.read_calibration(stack.table_name, "api").observations == [pytest.approx(0.03)]
     assert world.ecs_desired(aws, "prod", "api") == 62
+
+
+def test_the_sample_event_invokes_record_push_directly_as_sam_local_invoke_would(
+    aws: LocalAws, stack: LocalStack
+) -> None:
+    event = json.loads((EVENTS / "push-sent.json").read_text())
+    response = aws.client("lambda").invoke(
+        FunctionName=stack.function_arns["RecordPushFunction"], Payload=json.dumps(event)
+    )
+    output = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, output
+    # (100 rps + 3,000,000 x 0.01) / 50 = 602 units, clamped to max_units 50.
+    assert (output["push_id"], output["duplicate"], output["holds"][0]["units"]) == ("post-8812", False, 50)
+    assert output["loop"]["execution_id"] == "direct-invoke"

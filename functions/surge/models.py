@@ -10,11 +10,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from surge.core.config import SurgeConfig
 from surge.core.plan import AppliedChange, Plan
 from surge.core.signals import Hold, RateSample, TargetSignals, UtcDatetime
+
+DIRECT_INVOKE = "direct-invoke"
 
 
 class _Payload(BaseModel):
@@ -94,10 +96,21 @@ class ReadSignalsOutput(LoopEnvelope):
 
 
 class RecordPushInput(_Payload):
-    """The PushFastPath execution's input (the EventBridge event) and its id."""
+    """The PushFastPath execution's input (the EventBridge event) and its id.
+
+    A bare EventBridge event is accepted too (`sam local invoke RecordPushFunction -e events/push-sent.json`, or a
+    direct test invocation): it is wrapped with the execution id `direct-invoke`.
+    """
 
     event: dict[str, Any]
     execution_id: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_a_bare_event(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "detail-type" in data:
+            return {"event": data, "execution_id": DIRECT_INVOKE}
+        return data
 
 
 class RecordPushOutput(ReadSignalsOutput):
