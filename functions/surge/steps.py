@@ -51,6 +51,7 @@ def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> Clai
     held = store.claim_lease(
         settings.table_name, event.execution_id, event.started_at, now, lease_seconds=budget + 2 * interval
     )
+    metrics.add_metric(name="LoopsClaimed" if held else "LoopsStoodAside", unit=MetricUnit.Count, value=1)
     logger.info(
         "loop claimed" if held else "another loop holds the lease", extra={"loop": loop.model_dump(mode="json")}
     )
