@@ -171,3 +171,26 @@ def test_dry_run_makes_no_capacity_call_and_journals_what_a_live_run_does() -> N
                 assert calls == ["ecs"]
     assert journals[False] == [("api", 2, 20, Reason.SCALE_OUT)]
     assert journals[True] == journals[False]
+
+
+@pytest.mark.statemachine
+def test_an_undeliverable_scaling_decision_event_never_undoes_or_fails_the_change(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def refuse(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "InternalException", "Message": "injected"}}, "PutEvents")
+
+    clients.events().meta.events.register("before-call.eventbridge.PutEvents", refuse)
+    loop, _ = run_spike(aws, dry_run=False)
+
+    assert loop.value_at("api", START + timedelta(minutes=2)) == 20, "the scale-out stands"
+    entries = store.read_journal(loop.stack.table_name, START, aws.now())
+    assert [(e.from_units, e.to_units) for e in entries] == [(2, 20)], "and is journaled"
+    for execution in loop.executions:
+        states = [
+            e["stateEnteredEventDetails"]["name"] for e in aws.history(execution) if "stateEnteredEventDetails" in e
+        ]
+        assert "CountFailedIteration" not in states
+    assert '"DecisionEventsNotDelivered"' in capsys.readouterr().out

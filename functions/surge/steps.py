@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 
 from surge.adapters import capacity, config_source, decision_events, store
 from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
@@ -167,9 +168,19 @@ def apply_capacity(event: ApplyCapacityInput, settings: Settings, now: datetime)
             continue  # shrinking waits for the confirmed scale-in branch
         applied.append(_apply_one(decision, event, settings, now))
     if applied:
-        decision_events.publish_decisions(settings.event_bus_name, settings.event_source, applied)
+        _announce(applied, settings)
     envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
     return ApplyCapacityOutput(**envelope, applied=applied)
+
+
+def _announce(applied: list[AppliedChange], settings: Settings) -> None:
+    """Send the ScalingDecision events. The capacity is already applied and journaled: failing the iteration now
+    would only count a failure and lose nothing less, so a delivery problem is logged and measured instead."""
+    try:
+        decision_events.publish_decisions(settings.event_bus_name, settings.event_source, applied)
+    except (decision_events.EventsNotDeliveredError, ClientError, BotoCoreError) as error:
+        logger.error("ScalingDecision events not delivered", extra={"error": str(error), "changes": len(applied)})
+        metrics.add_metric(name="DecisionEventsNotDelivered", unit=MetricUnit.Count, value=len(applied))
 
 
 def _apply_one(decision: Decision, event: ApplyCapacityInput, settings: Settings, now: datetime) -> AppliedChange:
