@@ -76,7 +76,6 @@ PARAMETERS = {
 MANAGED_POLICIES = {
     "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-    "AWSLambdaSQSQueueExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
 }
 # The managed policies a role may carry, and why the local run cannot show them being used.
 MANAGED_ALLOW_LIST = {
@@ -85,9 +84,8 @@ MANAGED_ALLOW_LIST = {
     MANAGED_POLICIES["AWSLambdaBasicExecutionRole"]: "Lambda runtime logging",
     # Tracing: Active / Tracing.Enabled: the X-Ray daemon of Lambda and Step Functions sends the segments.
     MANAGED_POLICIES["AWSXrayWriteOnlyAccess"]: "X-Ray tracing",
-    # An SQS event source: Lambda's poller (not the handler) receives and deletes the messages. NOTE: this
-    # managed policy grants sqs:ReceiveMessage/DeleteMessage/GetQueueAttributes on Resource "*".
-    MANAGED_POLICIES["AWSLambdaSQSQueueExecutionRole"]: "SQS event source mapping (Lambda's poller)",
+    # Not AWSLambdaSQSQueueExecutionRole (SQS on Resource "*"): the notifier's event source is an explicit
+    # EventSourceMapping whose poller permissions are granted inline, on the notification queue only.
 }
 # Step Functions' CloudWatch Logs delivery (Logging: Destinations): the service calls these when the state
 # machine is created/updated, with Resource "*" as AWS documents; no execution makes them.
@@ -104,6 +102,10 @@ LOGS_DELIVERY = {
 # Inline grants of a function that the local run cannot reach, with the reason. Keep this short.
 INLINE_ALLOW_LIST: dict[str, dict[str, str]] = {
     "NotifyFunction": {
+        "sqs:ReceiveMessage": "Lambda's SQS poller (NotifyEventSource) uses the function's role, not the handler",
+        "sqs:DeleteMessage": "Lambda's SQS poller (NotifyEventSource) uses the function's role, not the handler",
+        "sqs:GetQueueAttributes": "Lambda's SQS poller (NotifyEventSource) uses the function's role, not the handler",
+        "sqs:ChangeMessageVisibility": "Lambda's SQS poller (NotifyEventSource) uses the function's role",
         "kms:GenerateDataKey": "SNS calls KMS for the topic's key on the publisher's behalf (server side)",
         "kms:Decrypt": "SNS calls KMS for the topic's key on the publisher's behalf (server side)",
     },
