@@ -194,3 +194,12 @@ def test_an_undeliverable_scaling_decision_event_never_undoes_or_fails_the_chang
         ]
         assert "CountFailedIteration" not in states
     assert '"DecisionEventsNotDelivered"' in capsys.readouterr().out
+
+
+def test_the_same_change_delivered_twice_is_said_once() -> None:
+    # Two overlapping loops (or an at-least-once delivery) can announce the same 20 -> 47 twice.
+    message = compose([change(20, 47), change(20, 47, at=AT + timedelta(seconds=1))])
+    assert message is not None
+    assert message.text.startswith("api: 20 -> 47 units (scale out)")
+    assert "steps" not in message.text
+    assert message.changes == 1

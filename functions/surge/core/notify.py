@@ -31,7 +31,10 @@ def compose(changes: list[AppliedChange]) -> Notification | None:
         return None
     by_target: dict[str, list[AppliedChange]] = {}
     for change in sorted(real, key=lambda c: (c.applied_at, c.target_id)):
-        by_target.setdefault(change.target_id, []).append(change)
+        seen = by_target.setdefault(change.target_id, [])
+        if seen and (seen[-1].from_units, seen[-1].to_units) == (change.from_units, change.to_units):
+            continue  # the same change twice (two overlapping loops, an at-least-once delivery): say it once
+        seen.append(change)
     lines = [_line(target_changes) for target_changes in by_target.values()]
     dry_run = all(c.dry_run for c in real)
     prefix = "[dry run] " if dry_run else ""
@@ -42,7 +45,8 @@ def compose(changes: list[AppliedChange]) -> Notification | None:
         )
     else:
         subject = f"{prefix}Surge: {len(by_target)} targets changed"
-    return Notification(subject=subject, text="\n".join(lines), changes=len(real), dry_run=dry_run)
+    said = sum(len(target_changes) for target_changes in by_target.values())
+    return Notification(subject=subject, text="\n".join(lines), changes=said, dry_run=dry_run)
 
 
 def _line(changes: list[AppliedChange]) -> str:
