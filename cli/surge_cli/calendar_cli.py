@@ -14,7 +14,7 @@ all-or-nothing: every event is validated first, then all are stored.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,7 +147,8 @@ def _utc(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class IcsDefaults:
-    """What an .ics file does not say: the target and sizing, applied to every event in it."""
+    """The target and sizing of an entry: given on the command line for `add`, and for `import-ics` applied to
+    every event of the file (which says when, not how much)."""
 
     target_id: str
     units: int | None = None
@@ -216,17 +217,11 @@ def _entry_from_vevent(event: Any, defaults: IcsDefaults, default_zone: str | No
     summary = str(event.get("SUMMARY", "")).strip()
     return build_entry(
         name=summary or None,
-        target_id=defaults.target_id,
         start=start,
         end=end,
         time_zone=zone,
-        units=defaults.units,
-        expected_rps=defaults.expected_rps,
-        lead_seconds=defaults.lead_seconds,
-        hold_after_seconds=defaults.hold_after_seconds,
-        ramp_down_steps=defaults.ramp_down_steps,
-        ramp_down_step_seconds=defaults.ramp_down_step_seconds,
         entry_id=_entry_id_from_uid(event.get("UID")),
+        **asdict(defaults),
     )
 
 
@@ -369,21 +364,18 @@ def add_command(
 ) -> None:
     """Add (or replace, same id) one entry."""
 
+    sizing = IcsDefaults(
+        target_id=target,
+        units=units,
+        expected_rps=expected_rps,
+        lead_seconds=lead_seconds,
+        hold_after_seconds=hold_after_seconds,
+        ramp_down_steps=ramp_down_steps,
+        ramp_down_step_seconds=ramp_down_step_seconds,
+    )
+
     def action() -> CalendarEvent:
-        entry = build_entry(
-            name=name,
-            target_id=target,
-            start=start,
-            end=end,
-            time_zone=time_zone,
-            units=units,
-            expected_rps=expected_rps,
-            lead_seconds=lead_seconds,
-            hold_after_seconds=hold_after_seconds,
-            ramp_down_steps=ramp_down_steps,
-            ramp_down_step_seconds=ramp_down_step_seconds,
-            entry_id=entry_id,
-        )
+        entry = build_entry(name=name, start=start, end=end, time_zone=time_zone, entry_id=entry_id, **asdict(sizing))
         return add_entry(resolve_stack_ref(table, config_parameter, stack), entry)
 
     event = _run(action)
