@@ -379,14 +379,19 @@ def render_graph(
 
 
 # ------------------------------------------------------------------------------------------ inputs
+def _read_json(path: Path, what: str) -> Any:
+    """A JSON file's content; a missing or unreadable file is a GraphInputError naming it."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise GraphInputError(f"{what} not found: {path}") from error
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GraphInputError(f"cannot read {what} {path}: {error}") from error
+
+
 def load_history(path: Path) -> list[dict[str, Any]]:
     """History events from a JSON file: the ``get_execution_history`` response or a bare list of events."""
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError as error:
-        raise GraphInputError(f"history file not found: {path}") from error
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GraphInputError(f"cannot read history file {path}: {error}") from error
+    document = _read_json(path, "history file")
     events = document.get("events") if isinstance(document, dict) else document
     if not isinstance(events, list) or not all(isinstance(event, dict) and "type" in event for event in events):
         raise GraphInputError(f"{path}: expected {{'events': [...]}} or a list of history events with a 'type'")
@@ -427,12 +432,7 @@ def load_definition(state_machine: str) -> tuple[dict[str, Any], str]:
             names = ", ".join(STATE_MACHINE_FILES)
             raise GraphInputError(f"unknown state machine {state_machine!r}: use {names} or a PATH.asl.json")
         path = Path(state_machine)
-    try:
-        definition = json.loads(path.read_text())
-    except FileNotFoundError as error:
-        raise GraphInputError(f"state machine file not found: {path}") from error
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GraphInputError(f"cannot read state machine file {path}: {error}") from error
+    definition = _read_json(path, "state machine file")
     if not isinstance(definition, dict) or "States" not in definition or "StartAt" not in definition:
         raise GraphInputError(f"{path}: not an ASL definition (no StartAt/States)")
     return definition, path.name.removesuffix(".json").removesuffix(".asl")
