@@ -20,10 +20,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 
 from surge.core.calendar import to_utc
 from surge.core.config import ScalingConfig, TargetConfig
+from surge_cli.localaws.latency import ProfileName
 
 MAX_DURATION_SECONDS = 7 * 86_400
 LOAD_BALANCER = "app/replay-alb/50dc6c495c0c9188"
 TARGET_ID = "api"
+HIGH_RESOLUTION_NAMESPACE = "Replay/App"
+HIGH_RESOLUTION_METRIC_NAME = "RequestCount"
+HIGH_RESOLUTION_DIMENSIONS = {"Service": TARGET_ID}
 
 
 class ScenarioError(ValueError):
@@ -96,9 +100,17 @@ Traffic = Annotated[
 
 
 class Push(_Strict):
+    """One PutEvents of the push server. The same `id` listed twice (same audience) is a duplicate delivery."""
+
     at_seconds: int = Field(ge=0)
     audience: int = Field(ge=0)
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    true_rps_per_audience: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="informational: the rate per audience member the traffic was generated from (the truth)",
+    )
 
 
 class CalendarEntry(_Strict):
@@ -136,6 +148,9 @@ class MetricGap(_Strict):
     end_seconds: int = Field(gt=0)
 
 
+HighResolutionPeriod = Literal[1, 5, 10, 20, 30, 60]
+
+
 class ReplayConfig(_Strict):
     """Surge's knobs for the replay (defaults as in the brief), plus world parameters."""
 
@@ -147,6 +162,21 @@ class ReplayConfig(_Strict):
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
     metric_publication_delay_seconds: int = Field(default=60, ge=0, le=600)
     metric_gaps: list[MetricGap] = Field(default_factory=list)
+    latency: ProfileName = Field(default="typical", description="world: how long AWS steps take")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="world: seeds latency jitter")
+    high_resolution_metric_period_seconds: HighResolutionPeriod | None = Field(
+        default=None, description="world: the target publishes a high-resolution request metric with this period"
+    )
+    high_resolution_publication_delay_seconds: int = Field(default=5, ge=0, le=300)
+    alb_first_publication_share: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="world: share of an ALB minute's requests in its first datapoint (1 = complete at once)",
+    )
+    alb_revision_delay_seconds: int = Field(
+        default=60, ge=1, le=600, description="world: the rest of a partial minute appears this much later"
+    )
 
 
 class Scenario(_Strict):
@@ -159,12 +189,12 @@ class Scenario(_Strict):
     calendar: list[CalendarEntry] = Field(default_factory=list)
     config: ReplayConfig = Field(default_factory=ReplayConfig)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        ids = [p.id for p in self.pushes]
-        if len(set(ids)) != len(ids):
-            raise ValueError("push ids must be unique")
-        return self
+    def distinct_pushes(self) -> list[Push]:
+        """Each push once (its first delivery), in scenario order."""
+        first: dict[str, Push] = {}
+        for push in self.pushes:
+            first.setdefault(push.id, push)
+        return list(first.values())
 
     @property
     def start_utc(self) -> datetime:
@@ -194,12 +224,26 @@ class Scenario(_Strict):
             if self.target.kind == "ecs"
             else {"asg": {"group_name": TARGET_ID}}
         )
+        period = self.config.high_resolution_metric_period_seconds
+        high_resolution = (
+            {}
+            if period is None
+            else {
+                "high_resolution_metric": {
+                    "namespace": HIGH_RESOLUTION_NAMESPACE,
+                    "metric_name": HIGH_RESOLUTION_METRIC_NAME,
+                    "dimensions": HIGH_RESOLUTION_DIMENSIONS,
+                    "period_seconds": period,
+                }
+            }
+        )
         return TargetConfig.model_validate(
             {
                 "id": TARGET_ID,
                 "kind": self.target.kind,
                 **reference,
                 "load_balancer": {"load_balancer": LOAD_BALANCER},
+                **high_resolution,
                 "scaling": self.scaling_config().model_dump(),
             }
         )
@@ -261,7 +305,14 @@ def _first_problem(error: ValidationError) -> str:
 
 
 def _check_times(scenario: Scenario, source: str) -> None:
+    first: dict[str, Push] = {}
     for index, push in enumerate(scenario.pushes):
+        seen = first.setdefault(push.id, push)
+        if seen.audience != push.audience:
+            raise ScenarioError(
+                f"{source}: pushes.{index}.id: {push.id!r} is reused with a different audience "
+                f"({push.audience} != {seen.audience}); the same id twice means one push delivered twice"
+            )
         if push.at_seconds >= scenario.duration_seconds:
             raise ScenarioError(
                 f"{source}: pushes.{index}.at_seconds: must be before duration_seconds "
