@@ -17,7 +17,7 @@ SAM := $(TOOLS)/sam/bin/sam
 SAMCONFIG := --config-file samconfig.toml
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: help system-deps install lock lint test demo bench build deploy delete clean
+.PHONY: help system-deps install lock lint test demo bench figures build deploy delete clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -56,9 +56,12 @@ demo: install ## Replay the bundled artist-post spike under every policy on loca
 		--timeline out/artist-post-timeline.csv | tee out/artist-post.txt
 	@echo "plot: out/artist-post.png   timeline: out/artist-post-timeline.csv"
 
-bench: install ## Every bundled scenario under every policy, one table, plus replay speed
+bench: install ## Every bundled scenario under every policy, guess sensitivity, latency worlds, first response, speed
 	@mkdir -p out
 	$(BIN)/python bench/run.py --json out/bench.json
+
+figures: bench ## make bench, then rewrite the README's figures from out/bench.json
+	$(BIN)/python bench/readme.py out/bench.json README.md
 
 $(TOOLS)/sam/bin/sam:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv

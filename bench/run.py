@@ -1,6 +1,15 @@
-"""`make bench`: every bundled scenario under every policy, one table, and the replay speed.
+"""`make bench`: every bundled scenario under every policy, the guess sensitivity, the latency worlds, the
+first-response distribution and the replay speed. Every figure comes from replays run now, in this process.
 
-Usage: python bench/run.py [--scenarios DIR] [--json FILE]
+Usage: python bench/run.py [--scenarios DIR] [--json FILE] [--seeds N] [--quick]
+
+Tables (all under each scenario's own latency profile, `typical` unless it says otherwise):
+1. every bundled scenario x every policy that applies to it;
+2. sensitivity: served % and unit-hours with the operator's `push_rps_per_audience` at 0.5x, 1x and 2x of the
+   truth (the pushes' `true_rps_per_audience`), on artist-post and overlapping-pushes, every policy;
+3. latency worlds: surge on artist-post with latency `none` (idealised), `typical` and `pessimistic`;
+4. first response over every bundled push scenario and `--seeds` seeds (latency jitter and interleaving):
+   p50 / p99 / max of PutEvents -> first capacity call, and of PutEvents -> 90 % of the peak need covered.
 Speed is simulated hours replayed per wall-clock minute, per policy (surge runs the real state machine).
 """
 
@@ -8,54 +17,191 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from surge_cli.replay.output import KPI_COLUMNS, kpi_cells
-from surge_cli.replay.policies import POLICIES
+from surge_cli.replay.output import KPI_COLUMNS, kpi_cells, seconds_text
+from surge_cli.replay.policies import applicable_policies
 from surge_cli.replay.run import replay
-from surge_cli.replay.scenario import load_scenario
+from surge_cli.replay.scenario import LoadedScenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
+SENSITIVITY_SCENARIOS = ("artist-post", "overlapping-pushes")
+GUESS_FACTORS = (0.5, 1.0, 2.0)
+LATENCY_WORLDS = ("none", "typical", "pessimistic")
+RESPONSE_TAIL_SECONDS = 300
+"""The first-response sweep replays each push scenario only up to its last push plus this."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", type=Path, default=ROOT / "scenarios")
     parser.add_argument("--json", type=Path, default=None, help="also write every result as JSON")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per push scenario in the first-response sweep")
+    parser.add_argument("--quick", action="store_true", help="only the main table")
     args = parser.parse_args(argv)
-    console = Console(width=160)
-    table = Table(title="Surge replay bench")
-    for column in ("scenario", *KPI_COLUMNS, "loop $/month E/S", "sim h per wall min"):
-        table.add_column(column, justify="left" if column in ("scenario", "policy") else "right")
-    everything: list[dict[str, Any]] = []
-    for path in sorted(args.scenarios.glob("*.json")):
-        loaded = load_scenario(path)
-        _, results = replay(loaded, list(POLICIES))
-        hours = loaded.scenario.duration_seconds / 3600
-        for result in results:
-            speed = hours / (result["replay_wall_seconds"] / 60) if result["replay_wall_seconds"] > 0 else float("inf")
-            table.add_row(*_row(loaded.scenario.name, result, speed))
-            everything.append({"scenario": loaded.scenario.name, **result, "sim_hours_per_wall_minute": speed})
-        console.print(f"replayed {path.name}", style="dim")
-    console.print(table)
+    console = Console(width=170)
+    loaded_all = {path.stem: load_scenario(path) for path in sorted(args.scenarios.glob("*.json"))}
+    report: dict[str, Any] = {"scenarios": main_table(console, loaded_all)}
+    if not args.quick:
+        report["sensitivity"] = sensitivity(console, loaded_all, report["scenarios"])
+        report["latency_worlds"] = latency_worlds(console, loaded_all["artist-post"])
+        report["first_response"] = first_response_sweep(console, loaded_all, args.seeds)
     if args.json is not None:
-        args.json.write_text(json.dumps(everything, indent=2) + "\n")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 0
 
 
-def _row(scenario: str, result: dict[str, Any], speed: float) -> list[str]:
-    cost = result.get("monthly_loop_cost_usd")
-    return [
-        scenario,
-        *kpi_cells(result),
-        f"{cost['EXPRESS']:.2f} / {cost['STANDARD']:.2f}" if cost else "",
-        "inf" if speed == float("inf") else f"{speed:,.1f}",
-    ]
+def _speed(loaded: LoadedScenario, result: dict[str, Any]) -> float:
+    hours = loaded.scenario.duration_seconds / 3600
+    wall = result["replay_wall_seconds"]
+    return hours / (wall / 60) if wall > 0 else math.inf
+
+
+def main_table(console: Console, loaded_all: dict[str, LoadedScenario]) -> list[dict[str, Any]]:
+    table = Table(title="Surge replay bench: every bundled scenario (latency: each scenario's own, typical by default)")
+    for column in ("scenario", *KPI_COLUMNS, "loop $/month E/S", "sim h per wall min"):
+        table.add_column(column, justify="left" if column in ("scenario", "policy") else "right")
+    everything: list[dict[str, Any]] = []
+    for name, loaded in loaded_all.items():
+        _, results = replay(loaded, applicable_policies(loaded))
+        for result in results:
+            speed = _speed(loaded, result)
+            cost = result.get("monthly_loop_cost_usd")
+            table.add_row(
+                name,
+                *kpi_cells(result),
+                f"{cost['EXPRESS']:.2f} / {cost['STANDARD']:.2f}" if cost else "",
+                "inf" if speed == math.inf else f"{speed:,.1f}",
+            )
+            everything.append(
+                {
+                    "scenario": name,
+                    "latency": loaded.scenario.config.latency,
+                    **{k: v for k, v in result.items() if k != "details"},
+                    "sim_hours_per_wall_minute": speed,
+                }
+            )
+        console.print(f"replayed {name}", style="dim")
+    console.print(table)
+    return everything
+
+
+def truth_of(loaded: LoadedScenario) -> float | None:
+    """The scenario's true requests per second per audience member (mean over its pushes that state one)."""
+    truths = [p.true_rps_per_audience for p in loaded.scenario.distinct_pushes() if p.true_rps_per_audience]
+    return sum(truths) / len(truths) if truths else None
+
+
+def sensitivity(
+    console: Console, loaded_all: dict[str, LoadedScenario], main_results: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    table = Table(title="Sensitivity to the operator's guess (push_rps_per_audience as a multiple of the truth)")
+    table.add_column("scenario")
+    table.add_column("policy")
+    for factor in GUESS_FACTORS:
+        table.add_column(f"{factor:g}x: served %", justify="right")
+        table.add_column(f"{factor:g}x: unit-h", justify="right")
+    rows: list[dict[str, Any]] = []
+    for name in SENSITIVITY_SCENARIOS:
+        base = loaded_all.get(name)
+        truth = truth_of(base) if base is not None else None
+        if base is None or truth is None:
+            console.print(f"sensitivity: {name} missing or states no true_rps_per_audience; skipped", style="yellow")
+            continue
+        by_policy: dict[str, dict[str, Any]] = {}
+        for factor in GUESS_FACTORS:
+            guess = round(truth * factor, 6)
+            variant = base.with_config(push_rps_per_audience=guess)
+            if math.isclose(guess, base.scenario.config.push_rps_per_audience):
+                results = [r for r in main_results if r["scenario"] == name]
+            else:
+                _, results = replay(variant, applicable_policies(variant))
+            for result in results:
+                by_policy.setdefault(result["policy"], {})[f"{factor:g}x"] = {
+                    "guess_rps_per_audience": guess,
+                    "served_fraction": result["served_fraction"],
+                    "unit_hours": result["unit_hours"],
+                }
+            console.print(f"sensitivity: {name} at {factor:g}x ({guess:g})", style="dim")
+        for policy, cells in by_policy.items():
+            row = [name, policy]
+            for factor in GUESS_FACTORS:
+                cell = cells[f"{factor:g}x"]
+                row += [f"{100 * cell['served_fraction']:.2f}", f"{cell['unit_hours']:.1f}"]
+            table.add_row(*row)
+            rows.append({"scenario": name, "truth_rps_per_audience": truth, "policy": policy, **cells})
+    console.print(table)
+    return rows
+
+
+def latency_worlds(console: Console, loaded: LoadedScenario) -> list[dict[str, Any]]:
+    table = Table(title=f"The latency world: surge on {loaded.scenario.name} under each profile")
+    for column in ("latency", *KPI_COLUMNS[1:]):
+        table.add_column(column, justify="left" if column == "latency" else "right")
+    rows = []
+    for world in LATENCY_WORLDS:
+        variant = loaded.with_config(latency=world)
+        _, (result,) = replay(variant, ["surge"])
+        table.add_row(world, *kpi_cells(result)[1:])
+        rows.append({"latency": world, **{k: v for k, v in result.items() if k != "details"}})
+    console.print(table)
+    return rows
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (share in (0, 1])."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def first_response_sweep(console: Console, loaded_all: dict[str, LoadedScenario], seeds: int) -> dict[str, Any]:
+    samples: dict[str, list[float]] = {"first_call_seconds": [], "covered_seconds": []}
+    never: dict[str, int] = {"first_call_seconds": 0, "covered_seconds": 0}
+    per_scenario: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for name, loaded in loaded_all.items():
+        pushes = loaded.scenario.distinct_pushes()
+        if not pushes:
+            continue
+        cut = loaded.truncated(max(p.at_seconds for p in pushes) + RESPONSE_TAIL_SECONDS)
+        for seed in range(seeds):
+            _, (result,) = replay(cut.with_config(seed=seed), ["surge"])
+            for push_id, response in result["first_response"].items():
+                per_scenario.append({"scenario": name, "seed": seed, "push": push_id, **response})
+                for key in samples:
+                    value = response[key]
+                    if value is None:
+                        never[key] += 1
+                    else:
+                        samples[key].append(float(value))
+        console.print(f"first response: {name} x {seeds} seeds", style="dim")
+    table = Table(title=f"First response over every bundled push scenario x {seeds} seeds (typical latency)")
+    for column in ("from the push server's PutEvents to", "n", "p50", "p99", "max", "never"):
+        table.add_column(column, justify="left" if column.startswith("from") else "right")
+    summary: dict[str, Any] = {"seeds": seeds, "samples": per_scenario, "wall_seconds": time.perf_counter() - started}
+    labels = {"first_call_seconds": "the first capacity API call", "covered_seconds": "90 % of the peak need covered"}
+    for key, values in samples.items():
+        stats = {"n": len(values), "never": never[key]}
+        if values:
+            stats |= {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99), "max": max(values)}
+        summary[key] = stats
+        table.add_row(
+            labels[key],
+            str(len(values)),
+            *(seconds_text(stats.get(q)) if values else "-" for q in ("p50", "p99", "max")),
+            str(never[key]),
+        )
+    console.print(table)
+    return summary
 
 
 if __name__ == "__main__":

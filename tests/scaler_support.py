@@ -13,6 +13,7 @@ from surge.adapters.settings import settings
 from surge.core.config import SurgeConfig, TargetConfig
 from surge_cli import world
 from surge_cli.localaws import LocalAws
+from surge_cli.localaws.latency import ProfileName
 from surge_cli.stack import LocalStack, deploy_locally
 
 START = datetime(2026, 1, 21, 11, 0, tzinfo=UTC)
@@ -128,9 +129,9 @@ def process_state_reset() -> Iterator[None]:
 
 
 @contextmanager
-def local_aws(start: datetime = START) -> Iterator[LocalAws]:
-    """A fresh moto world on a simulated clock starting at `start`."""
-    with process_state_reset(), LocalAws(start=start) as aws:
+def local_aws(start: datetime = START, *, latency: ProfileName = "none", seed: int = 0) -> Iterator[LocalAws]:
+    """A fresh moto world on a simulated clock starting at `start` (idealised latency unless asked)."""
+    with process_state_reset(), LocalAws(start=start, latency=latency, seed=seed) as aws:
         yield aws
 
 

@@ -6,6 +6,7 @@ The tiny scenarios are in tests/fixtures/replay; every expected number below is 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from surge import push_steps
 from surge_cli.main import app
-from surge_cli.replay.kpis import fleet_kpis, loop_cost
+from surge_cli.replay.kpis import fleet_kpis, loop_cost, policy_result
 from surge_cli.replay.policies import POLICIES
 from surge_cli.replay.scenario import LoadedScenario, ScenarioError, load_scenario, parse_scenario
 from surge_cli.replay.world import Fleet
@@ -116,16 +118,24 @@ def test_no_baseline_beats_the_oracle_on_served_fraction(rps: list[float], start
         assert served[name] <= served["oracle"] + 1e-12, name
 
 
+def with_config(loaded: LoadedScenario, **config: object) -> LoadedScenario:
+    scenario = loaded.scenario.model_copy(update={"config": loaded.scenario.config.model_copy(update=config)})
+    return LoadedScenario(scenario, loaded.demand_rps, loaded.path)
+
+
 @pytest.mark.statemachine
-def test_surge_answers_a_push_within_one_loop_and_never_beats_the_oracle() -> None:
-    loaded = load_scenario(FIXTURES / "tiny-push.json")
+def test_in_the_idealised_world_surge_answers_a_push_in_the_same_instant_and_never_beats_the_oracle() -> None:
+    loaded = with_config(load_scenario(FIXTURES / "tiny-push.json"), latency="none")
     runs = {name: POLICIES[name](loaded, None) for name in ("surge", "oracle")}
-    surge = fleet_kpis(runs["surge"], loaded.scenario)
-    oracle = fleet_kpis(runs["oracle"], loaded.scenario)
+    surge = policy_result(runs["surge"], loaded)
+    oracle = policy_result(runs["oracle"], loaded)
     # The push at 32 s goes through the real fast path (EventBridge rule -> PushFastPath): it sizes a hold for
-    # 50 + 35,000 x 0.01 = 400 rps -> ceil(400 / (100 x 0.5)) = 8 units and applies it in the same instant.
+    # 50 + 35,000 x 0.01 = 400 rps -> ceil(400 / (100 x 0.5)) = 8 units and applies it in the same instant
+    # (latency "none": every AWS step takes no time; the figures of the world before latencies existed).
     assert runs["surge"].changes[0] == (32, 8)
-    assert surge["first_response_seconds"] == {"p-1": 0}
+    assert surge["first_response"]["p-1"]["first_call_seconds"] == 0
+    # The oracle needs ceil(400 / 100) = 4 units at the peak; 90 % of that is covered by the 8 units at once.
+    assert surge["first_response"]["p-1"] == {"first_call_seconds": 0, "covered_seconds": 0, "peak_need_units": 4}
     assert surge["served_fraction"] <= oracle["served_fraction"]
     loop = runs["surge"].loop
     assert loop is not None
@@ -133,6 +143,62 @@ def test_surge_answers_a_push_within_one_loop_and_never_beats_the_oracle() -> No
     assert loop["lambda_invocations"] > 0
     assert loop["state_transitions"] > loop["lambda_invocations"]
     assert loop["metric_requests"] > 0
+
+
+def first_call_seconds(loaded: LoadedScenario) -> float:
+    result = policy_result(POLICIES["surge"](loaded, None), loaded)
+    seconds = result["first_response"]["p-1"]["first_call_seconds"]
+    assert seconds is not None
+    return float(seconds)
+
+
+@pytest.mark.statemachine
+def test_a_slow_record_push_handler_moves_the_measured_first_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_scenario(FIXTURES / "tiny-push.json")  # latency "typical" by default
+    honest = first_call_seconds(loaded)
+    # Typical latencies: EventBridge ~0.5 s, three Lambda invocations (cold: ~1 s init each), ~10 AWS calls.
+    assert 2.0 < honest < 6.0
+
+    original = push_steps.record_push
+
+    def slow(*args: object, **kwargs: object) -> object:
+        time.sleep(2.5)  # in a handler, simulated time: the figures must see it
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(push_steps, "record_push", slow)
+    slowed = first_call_seconds(loaded)
+    assert slowed >= honest + 2.5
+
+
+@pytest.mark.statemachine
+def test_a_high_resolution_metric_is_read_through_the_real_path_and_decides_before_the_alb_can() -> None:
+    loaded = load_scenario(FIXTURES / "tiny-hr.json")
+    run = POLICIES["surge"](loaded, None)
+    assert run.details is not None
+    first = run.details["journal"][0]
+    # Demand jumps from 50 to 1,000 rps at 60 s. The 10 s period [60, 70) is published at 75 s; the ALB minute
+    # [60, 120) only at 180 s. The first scale-out cites the high-resolution metric: ceil(1,000 / 50) = 20 units.
+    assert (first["demand_source"], first["winner"], first["to_units"]) == ("high_resolution", "reactive", 20)
+    assert 75 <= first["t_seconds"] < 90
+
+    without = with_config(loaded, high_resolution_metric_period_seconds=None)
+    alb_only = POLICIES["surge"](without, None)
+    assert alb_only.details is not None
+    assert alb_only.details["journal"][0]["demand_source"] == "alb_request_count"
+    assert alb_only.details["journal"][0]["t_seconds"] >= 180
+
+
+@pytest.mark.statemachine
+def test_a_push_delivered_twice_is_two_fast_path_executions_and_one_hold() -> None:
+    loaded = load_scenario(FIXTURES / "tiny-duplicate-push.json")
+    run = POLICIES["surge"](loaded, None)
+    assert run.details is not None
+    ends = sorted(e["last_state"] for e in run.details["push_executions"])
+    assert ends == ["AlreadyHandled", "PushApplied"]
+    assert run.details["holds"] == [{"push_id": "p-1", "units": 8}]
+    assert [(j["from_units"], j["to_units"], j["winner"]) for j in run.details["journal"]] == [(2, 8, "push")]
+    result = policy_result(run, loaded)
+    assert list(result["first_response"]) == ["p-1"]  # one push, measured from its first delivery
 
 
 @pytest.mark.statemachine
@@ -185,6 +251,22 @@ def _tiny_document() -> dict[str, object]:
             "calendar.0.time_zone: unknown time zone 'Asia/Seol'",
         ),
         (lambda d: d.update(start="2026-01-21T20:00:00"), "start: must be an aware"),
+        (
+            lambda d: d.update(config={"latency": "fast"}),
+            "config.latency: Input should be 'typical', 'pessimistic' or 'none' (got: 'fast')",
+        ),
+        (
+            lambda d: d.update(config={"high_resolution_metric_period_seconds": 7}),
+            "config.high_resolution_metric_period_seconds: Input should be 1, 5, 10, 20, 30 or 60 (got: 7)",
+        ),
+        (lambda d: d.update(config={"alb_first_publication_share": 0}), "config.alb_first_publication_share"),
+        (
+            lambda d: d.update(
+                pushes=[{"at_seconds": 1, "audience": 10, "id": "p"}, {"at_seconds": 2, "audience": 11, "id": "p"}]
+            ),
+            "pushes.1.id: 'p' is reused with a different audience (11 != 10)",
+        ),
+        (lambda d: d.update(pushes=[{"at_seconds": 1, "audience": 10, "id": "p", "true_rps": 1}]), "true_rps"),
     ],
 )
 def test_a_malformed_scenario_exits_2_naming_the_field(tmp_path: Path, change, named: str) -> None:  # type: ignore[no-untyped-def]

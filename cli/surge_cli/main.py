@@ -20,11 +20,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from surge_cli.calendar_cli import calendar_app
 from surge_cli.graph import graph_command
+from surge_cli.localaws.latency import PROFILE_NAMES
 from surge_cli.ops_cli import journal_command, push_command
 from surge_cli.replay.output import print_table, write_plot, write_timeline
 from surge_cli.replay.policies import ProgressCallback
 from surge_cli.replay.run import POLICY_CHOICES, policy_names, replay
 from surge_cli.replay.scenario import ScenarioError, load_scenario
+from surge_cli.scenario_cli import scenario_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Surge: sub-minute, event-driven autoscaling.")
 
@@ -32,6 +34,7 @@ INVALID_INPUT_EXIT_CODE = 2
 
 PolicyChoice = StrEnum("PolicyChoice", {name: name for name in POLICY_CHOICES})  # type: ignore[misc]
 DEFAULT_POLICY = PolicyChoice("all")
+LatencyChoice = StrEnum("LatencyChoice", {name: name for name in PROFILE_NAMES})  # type: ignore[misc]
 
 
 @app.callback()
@@ -46,15 +49,21 @@ def replay_command(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
     timeline: Annotated[Path | None, typer.Option(help="write a per-second CSV timeline")] = None,
     plot: Annotated[Path | None, typer.Option(help="write a PNG plot")] = None,
+    latency: Annotated[
+        LatencyChoice | None,
+        typer.Option(help="override the scenario's config.latency (none = the idealised world, for comparison)"),
+    ] = None,
 ) -> None:
     """Replay a traffic scenario through Surge's real state machine and the baseline policies."""
     errors = Console(stderr=True)
     try:
         loaded = load_scenario(scenario_path)
+        if latency is not None:
+            loaded = loaded.with_config(latency=str(latency.value))
+        names = policy_names(str(policy.value), loaded)
     except ScenarioError as error:
         errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
-    names = policy_names(str(policy.value))
     with _progress(errors, loaded.scenario.duration_seconds) as progress_for:
         runs, results = replay(loaded, names, progress_for)
     if timeline is not None:
@@ -62,7 +71,8 @@ def replay_command(
     if plot is not None:
         write_plot(plot, loaded, runs)
     if as_json:
-        sys.stdout.write(json.dumps({"scenario": loaded.scenario.name, "results": results}, indent=2) + "\n")
+        document = {"scenario": loaded.scenario.name, "latency": loaded.scenario.config.latency, "results": results}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         print_table(
             Console(width=None if sys.stdout.isatty() else 140),
@@ -92,6 +102,11 @@ def _progress(console: Console, total_seconds: int) -> Iterator[Callable[[str], 
 
 
 app.add_typer(calendar_app, name="calendar", help="Pre-announced events: add, list, remove, import-ics.")
+app.add_typer(
+    scenario_app,
+    name="scenario",
+    help="Build a replay scenario from ALB access logs or CloudWatch get-metric-data output.",
+)
 app.command("push")(push_command)
 app.command("journal")(journal_command)
 app.command("graph")(graph_command)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -233,14 +234,30 @@ class LocalStack:
         return [payload]
 
     def deliver_events(self) -> list[str]:
-        """Play the EventBridge rules' part: start the target execution for every event a rule matched.
+        """Play the EventBridge rules' part: start the target execution for every event a rule matched, now.
 
         moto stores rules and matches patterns but never delivers to Step Functions targets, so each rule of
         the template is put on moto's bus with an SQS target; here the queue is drained and each matched event
         starts the state machine the template names, with the event as its input (as EventBridge does).
         """
+        return [self.aws.start_execution(arn, event) for arn, event in self._matched_events()]
+
+    def deliver_events_later(self) -> list[float]:
+        """As :meth:`deliver_events`, but each target execution starts after EventBridge's delivery latency
+        (drawn from the harness's latency model, per event), as on AWS. Returns the delays, in seconds."""
+        delays = []
+        for arn, event in self._matched_events():
+            delay = self.aws.latency.eventbridge_delivery(arn)
+            delays.append(delay)
+            self.aws.at(
+                self.aws.now() + timedelta(seconds=delay),
+                lambda arn=arn, event=event: self.aws.start_execution(arn, event),  # type: ignore[misc]
+            )
+        return delays
+
+    def _matched_events(self) -> list[tuple[str, dict[str, Any]]]:
         sqs = self.aws.client("sqs")
-        started = []
+        matched = []
         for queue_url, machine in self.rule_queues.values():
             while True:
                 messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -250,9 +267,9 @@ class LocalStack:
                     event = json.loads(message["Body"])
                     # moto gap: the event moto forwards to a target lacks EventBridge's `account` field.
                     event.setdefault("account", LOCAL_ACCOUNT)
-                    started.append(self.aws.start_execution(self.state_machine_arns[machine], event))
+                    matched.append((self.state_machine_arns[machine], event))
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return started
+        return matched
 
     def put_config(self, config: SurgeConfig) -> None:
         self.aws.client("ssm").put_parameter(

@@ -70,3 +70,28 @@ def publish_request_count(
             }
         ],
     )
+
+
+def publish_high_resolution_count(
+    aws: LocalAws,
+    namespace: str,
+    metric_name: str,
+    dimensions: dict[str, str],
+    period_start: datetime,
+    requests: float,
+) -> None:
+    """Publish one high-resolution request-count datapoint (StorageResolution=1: readable at 1-60 s periods),
+    stamped at the start of the period it sums, as an application's metrics library does when the period closes."""
+    aws.client("cloudwatch").put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": metric_name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())],
+                "Timestamp": period_start,
+                "Value": float(requests),
+                "Unit": "Count",
+                "StorageResolution": 1,
+            }
+        ],
+    )

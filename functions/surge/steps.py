@@ -17,7 +17,8 @@ from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
 from surge.core.decision import Action, Decision, Reason, decide
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
-from surge.core.signals import CurrentCapacity, RateSample, ShadowCapacity, TargetSignals
+from surge.core.reconcile import FreshView, reconcile
+from surge.core.signals import CurrentCapacity, GroupLimits, RateSample, ShadowCapacity, TargetSignals, TargetState
 from surge.models import (
     ApplyCapacityInput,
     ApplyCapacityOutput,
@@ -159,14 +160,19 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
 
 
 def apply_capacity(event: ApplyCapacityInput, settings: Settings, now: datetime) -> ApplyCapacityOutput:
-    """Apply every change of the plan (no API call when nothing changes), remember it, announce it."""
+    """Apply every change of the plan (no API call when nothing changes), remember it, announce it.
+
+    Each change is reconciled first with what is true now (`surge.core.reconcile`): another flow (a push, the
+    other loop of a hand-over) may have acted since the decision was made."""
     applied: list[AppliedChange] = []
     for decision in event.plan.decisions:
         if not (decision.changes_desired or decision.changes_limits):
             continue
         if decision.action is Action.SCALE_IN and not event.allow_scale_in:
             continue  # shrinking waits for the confirmed scale-in branch
-        applied.append(_apply_one(decision, event, settings, now))
+        change = _apply_one(decision, event, settings, now)
+        if change is not None:
+            applied.append(change)
     if applied:
         _announce(applied, settings)
     envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
@@ -183,34 +189,92 @@ def _announce(applied: list[AppliedChange], settings: Settings) -> None:
         metrics.add_metric(name="DecisionEventsNotDelivered", unit=MetricUnit.Count, value=len(applied))
 
 
-def _apply_one(decision: Decision, event: ApplyCapacityInput, settings: Settings, now: datetime) -> AppliedChange:
+MAX_APPLY_ATTEMPTS = 4
+"""Re-read and reconcile at most this often when another flow writes the same target meanwhile."""
+
+
+def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState) -> FreshView:
+    """The target as it is now: its table items and its current capacity (the shadow one in dry-run)."""
+    items = store.read_target_items(settings.table_name, target.id)
+    state = basis if items.error is not None else items.state
+    if dry_run:
+        shadow = state.shadow
+        current = shadow.desired_units if shadow is not None else None
+        limits = shadow.group_limits if shadow is not None else None
+        if shadow is None or (target.kind is TargetKind.ASG and limits is None):
+            found = capacity.read_capacity(SurgeConfig(targets=[target])).capacity.get(target.id)
+            current = found.desired_units if current is None and found is not None else current
+            limits = found.group_limits if limits is None and found is not None else limits
+    else:
+        found = capacity.read_capacity(SurgeConfig(targets=[target])).capacity.get(target.id)
+        current = found.desired_units if found is not None else None
+        limits = found.group_limits if found is not None else None
+    return FreshView(
+        state=state,
+        holds=items.holds,
+        calendar=items.calendar,
+        current_desired_units=current,
+        current_group_limits=limits,
+    )
+
+
+def _apply_one(
+    decision: Decision, event: ApplyCapacityInput, settings: Settings, now: datetime
+) -> AppliedChange | None:
+    """Reconcile, act, record (state conditional on its version; on a conflict, all three again)."""
     target = event.config.target(decision.target_id)
     dry_run = decision.dry_run or settings.dry_run
-    desired = decision.desired_units
-    assert desired is not None  # a decision that changes something always has a desired count
     calls: list[str] = []
-    next_state = decision.next_state
-    if dry_run:
-        limits = decision.group_limits
-        previous = next_state.shadow.group_limits if next_state.shadow is not None else None
-        shadow = ShadowCapacity(desired_units=desired, group_limits=limits or previous)
-        next_state = next_state.model_copy(update={"shadow": shadow})
+    from_units: int | None = None
+    last_set: int | None = None
+    limits_set = False
+    outcome = None
+    for _ in range(MAX_APPLY_ATTEMPTS):
+        fresh = _fresh_view(target, settings, dry_run, decision.next_state)
+        from_units = fresh.current_desired_units if from_units is None else from_units
+        outcome = reconcile(decision, target.scaling, fresh, now)
+        desired = outcome.desired_units
+        if desired is None and last_set is None:
+            break  # nothing to do: superseded or abandoned before this flow changed anything
+        next_state = outcome.next_state
+        if desired is not None:
+            if dry_run:
+                previous = next_state.shadow.group_limits if next_state.shadow is not None else None
+                shadow = ShadowCapacity(desired_units=desired, group_limits=outcome.group_limits or previous)
+                next_state = next_state.model_copy(update={"shadow": shadow})
+            elif desired != fresh.current_desired_units or outcome.group_limits is not None:
+                calls.append(_set_capacity(target, desired, outcome.group_limits))
+            last_set = desired
+            limits_set = limits_set or outcome.group_limits is not None
+        try:
+            store.put_target_state(settings.table_name, target.id, next_state)
+            break
+        except store.StateConflictError:
+            metrics.add_metric(name="StateWriteConflicts", unit=MetricUnit.Count, value=1)
+            logger.info("another flow changed the target meanwhile: reconciling again", extra={"target_id": target.id})
     else:
-        if target.kind is TargetKind.ECS and target.ecs is not None:
-            calls.append(capacity.set_ecs_desired(target.ecs, desired))
-        elif target.asg is not None:
-            calls.append(capacity.set_asg_capacity(target.asg, desired, decision.group_limits))
+        logger.error("state not recorded after repeated conflicts", extra={"target_id": target.id, "calls": calls})
+        metrics.add_metric(name="StateNotRecorded", unit=MetricUnit.Count, value=1)
+    assert outcome is not None
+    if last_set is None:
+        logger.info(
+            "change not applied: " + outcome.explanation,
+            extra={"target_id": target.id, "outcome": outcome.outcome, "decided": decision.explanation},
+        )
+        metrics.add_metric(name="ChangesSuperseded", unit=MetricUnit.Count, value=1)
+        return None
+    if calls:
         metrics.add_metric(name=_METRIC_BY_ACTION[decision.action], unit=MetricUnit.Count, value=1)
-    store.put_target_state(settings.table_name, target.id, next_state)
+    explanation = outcome.explanation if outcome.acts else decision.explanation
     logger.info(
-        ("dry run: would apply " if dry_run else "applied ") + decision.explanation,
-        extra={"target_id": target.id, "api_calls": calls, "dry_run": dry_run},
+        ("dry run: would apply " if dry_run else "applied ") + explanation,
+        extra={"target_id": target.id, "api_calls": calls, "dry_run": dry_run, "outcome": outcome.outcome},
     )
     change = AppliedChange(
         target_id=target.id,
-        from_units=decision.current_desired_units,
-        to_units=desired,
-        group_limits_set=decision.group_limits is not None,
+        from_units=from_units if from_units is not None else decision.current_desired_units,
+        to_units=last_set,
+        group_limits_set=limits_set,
         api_calls=calls,
         dry_run=dry_run,
         applied_at=now,
@@ -218,6 +282,13 @@ def _apply_one(decision: Decision, event: ApplyCapacityInput, settings: Settings
     )
     store.put_journal_entry(settings.table_name, change)
     return change
+
+
+def _set_capacity(target: TargetConfig, desired: int, limits: GroupLimits | None) -> str:
+    if target.kind is TargetKind.ECS and target.ecs is not None:
+        return capacity.set_ecs_desired(target.ecs, desired)
+    assert target.asg is not None
+    return capacity.set_asg_capacity(target.asg, desired, limits)
 
 
 def _shadowed(found: CurrentCapacity, shadow: ShadowCapacity) -> CurrentCapacity:

@@ -15,9 +15,11 @@ The model (see /work/shared/LOCAL_AWS.md, "The discrete-event clock, checked"):
   to take its token back).
 * The driver (one thread: the test, or the replay loop) only moves simulated time when quiescent, to
   the earliest pending item; at one instant it runs due timers first (in registration order, each to
-  quiescence), then releases due sleepers one at a time, ordered by ``(instant, flow key, seq)``. The
-  flow key is a tuple of ints derived from execution start order and branch/worker index, so the
-  order does not depend on thread scheduling.
+  quiescence), then releases due sleepers one at a time, ordered by ``(instant, rank, seq)``. The rank
+  comes from the flow key (a tuple of ints derived from execution start order and branch/worker
+  index), so the order does not depend on thread scheduling; with ``interleave_seed`` set, flows due
+  at the same instant are released in a seeded pseudo-random order instead of start order (a seeded
+  interleaving: different seeds explore different orders, the same seed always the same one).
 
 Time is kept as integer microseconds since the epoch (exact; no float drift). The clock knows nothing
 about moto: ``on_advance`` is called with the delta each time simulated time moves (the harness
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import sys
 import threading
 import time
@@ -89,14 +92,17 @@ class SimClock:
         *,
         on_advance: Callable[[int], None] | None = None,
         stall_timeout: float = 30.0,
+        interleave_seed: int | None = None,
     ) -> None:
+        self._interleave_seed = interleave_seed
+        self._ranks: dict[FlowKey, float] = {}
         self._cond = threading.Condition(threading.RLock())
         self._now_us = start_us
         self._on_advance = on_advance
         self.stall_timeout = stall_timeout
         self._busy = 0
         self._parked: dict[int, threading.Event] = {}
-        self._sleepers: list[tuple[int, FlowKey, int, _Sleeper]] = []
+        self._sleepers: list[tuple[int, tuple[float, FlowKey], int, _Sleeper]] = []
         self._by_owner: dict[int, set[_Sleeper]] = {}
         self._timers: list[tuple[int, int, Timer]] = []
         self._seq = itertools.count()
@@ -116,6 +122,15 @@ class SimClock:
     def busy(self) -> int:
         with self._cond:
             return self._busy
+
+    def _rank(self, key: FlowKey) -> tuple[float, FlowKey]:
+        # caller holds the lock
+        if self._interleave_seed is None:
+            return (0.0, key)
+        rank = self._ranks.get(key)
+        if rank is None:
+            rank = self._ranks[key] = random.Random(f"{self._interleave_seed}:{key}").random()
+        return (rank, key)
 
     def _quiescent(self) -> bool:
         return self._busy == 0 and not any(e.is_set() for e in self._parked.values())
@@ -162,7 +177,7 @@ class SimClock:
             if delta_us <= 0 or self._shutdown or (is_live is not None and not is_live()):
                 return
             sleeper = _Sleeper(wake_us=self._now_us + delta_us, owner=owner)
-            heapq.heappush(self._sleepers, (sleeper.wake_us, key, next(self._seq), sleeper))
+            heapq.heappush(self._sleepers, (sleeper.wake_us, self._rank(key), next(self._seq), sleeper))
             if owner is not None:
                 self._by_owner.setdefault(id(owner), set()).add(sleeper)
             self._busy -= 1
@@ -200,7 +215,7 @@ class SimClock:
             self._parked[id(event)] = event
             self._cond.notify_all()
         try:
-            event.wait()
+            threading.Event.wait(event)  # not event.wait(): a subclass may route its own wait() here
         finally:
             with self._cond:
                 self._parked.pop(id(event), None)

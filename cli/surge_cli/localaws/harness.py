@@ -12,9 +12,18 @@ Test/replay support only: never shipped to Lambda. Usage::
 Inside the ``with``: moto's ``mock_aws`` with Step Functions execution on, fake credentials,
 ``TZ=UTC``, and time-machine frozen at the simulated instant (``datetime.now()`` and ``time.time()``
 in handlers read simulated time). Simulated time moves only in the driver calls (``run_until``,
-``wait_for``), only when every live flow is blocked (see :mod:`.clock`). Handlers take zero simulated
-time; a handler's real ``time.sleep`` stays real. The moto internals patched are listed in
-:mod:`.seams`.
+``wait_for``), only when every live flow is blocked (see :mod:`.clock`). The moto internals patched are
+listed in :mod:`.seams`.
+
+How long things take is the ``latency`` profile's business (:mod:`.latency`; default ``"none"``, the
+idealised world where every step is instantaneous). With a profile, every step that takes time in AWS takes
+simulated time: StartExecution to the first state (per state machine type), a Task's Lambda invoke (a cold
+start when no warm execution environment of that function is free: never run, reclaimed after the idle
+window, or busy with another invocation), every AWS API call a handler makes (per service and operation),
+the handler's own compute, and any ``time.sleep`` in a handler (its own, or botocore's retry back-off). A
+handler whose simulated duration exceeds its function's timeout fails with ``Sandbox.Timedout``. The
+handler's ``datetime.now()`` sees the time advance; ``context.get_remaining_time_in_millis()`` counts
+simulated time.
 
 Lambda environment variables are process-global: all registered functions share ONE environment
 namespace. A variable two functions set to different values (or one already set differently in the
@@ -44,7 +53,8 @@ from types import TracebackType
 from typing import Any
 
 from .clock import FlowKey, HarnessStalledError, SimClock, Timer, dump_threads
-from .seams import check_seams, execution_history, install
+from .latency import PROFILES, LatencyModel, LatencyProfile, ProfileName
+from .seams import check_seams, current_flow_key, execution_history, install
 
 __all__ = [
     "HarnessError",
@@ -150,13 +160,14 @@ class Invocation:
     """One in-process Lambda invocation, for cost models."""
 
     function_name: str
-    sim_start: datetime  # simulated instant the handler was called (handlers take zero simulated time)
-    wall_seconds: float  # real duration of the handler call (includes a cold import on first call)
+    sim_start: datetime  # simulated instant the invocation was requested (before invoke overhead / init)
+    wall_seconds: float  # real duration of the handler call (includes a real cold import on first call)
     memory_mb: int
     errored: bool
     error_type: str | None
     request_id: str
-    cold_start: bool
+    cold_start: bool  # a new execution environment (the latency model's init time was spent)
+    sim_seconds: float = 0.0  # simulated duration of the handler itself (its AWS calls, compute, sleeps)
 
     @property
     def gb_seconds(self) -> float:
@@ -179,10 +190,15 @@ class LambdaContext:
     identity: Any = None
     client_context: Any = None
     _started: float = field(default_factory=time.perf_counter, repr=False)
+    _clock: SimClock | None = field(default=None, repr=False)
+    _started_us: int = field(default=0, repr=False)
 
     def get_remaining_time_in_millis(self) -> int:
-        """Timeout minus REAL elapsed time (simulated time does not move during a handler)."""
-        elapsed_ms = int((time.perf_counter() - self._started) * 1000)
+        """Timeout minus the SIMULATED time the handler has taken (its AWS calls, compute and sleeps)."""
+        if self._clock is None:
+            elapsed_ms = int((time.perf_counter() - self._started) * 1000)
+        else:
+            elapsed_ms = (self._clock.now_us() - self._started_us) // 1000
         return max(0, self.timeout_ms - elapsed_ms)
 
 
@@ -200,6 +216,14 @@ class Periodic:
 
 
 @dataclass
+class _Environment:
+    """One Lambda execution environment of a function: busy with one invocation at a time."""
+
+    last_used_us: int
+    busy: bool = True
+
+
+@dataclass
 class _ExecutionRecord:
     worker: Any
     arn: str
@@ -211,8 +235,9 @@ class LocalAws:
     """Context manager: moto + in-process Lambda + discrete-event clock. One active at a time.
 
     ``stall_timeout`` is the REAL time the driver waits for every flow to block before raising
-    :class:`HarnessStalledError` with all thread stacks. ``seed`` seeds Retry ``JitterStrategy: FULL``
-    and Lambda request ids.
+    :class:`HarnessStalledError` with all thread stacks. ``seed`` seeds Retry ``JitterStrategy: FULL``,
+    Lambda request ids and the latency jitter. ``latency`` is a profile (or its name, see
+    :mod:`.latency`); ``interleave_seed`` releases flows due at the same instant in a seeded order.
     """
 
     def __init__(
@@ -222,12 +247,22 @@ class LocalAws:
         *,
         seed: int = 0,
         stall_timeout: float = 30.0,
+        latency: LatencyProfile | ProfileName = "none",
+        interleave_seed: int | None = None,
     ) -> None:
         self.region = region
         self._start_us = _to_us(start)
         self.stall_timeout = stall_timeout
         self.rng = random.Random(seed)
-        self.clock = SimClock(self._start_us, on_advance=self._shift_time, stall_timeout=stall_timeout)
+        profile = PROFILES[latency] if isinstance(latency, str) else latency
+        self.latency = LatencyModel(profile, seed)
+        self.clock = SimClock(
+            self._start_us,
+            on_advance=self._shift_time,
+            stall_timeout=stall_timeout,
+            interleave_seed=interleave_seed,
+        )
+        self._environments: dict[str, list[_Environment]] = {}
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
         self._traveller: Any = None
@@ -562,6 +597,48 @@ class LocalAws:
             record.finished = True
             record.error = error
 
+    def execution_start_delay(self, machine_type: str, machine_arn: str = "") -> float:
+        """Simulated seconds from StartExecution to the first state (drawn on the starting thread)."""
+        with self._lock:
+            return self.latency.execution_start(machine_type, machine_arn.rsplit(":", 1)[-1])
+
+    def before_api_call(self, service: str, operation: str) -> None:
+        """An AWS API call made by a handler: the calling flow waits the call's latency (simulated)."""
+        caller = getattr(_running, "function_name", None)
+        if caller is None:
+            return
+        with self._lock:
+            seconds = self.latency.api_call(service, operation, caller)
+        self.clock.sleep(seconds, key=current_flow_key())
+
+    def handler_sleep(self, seconds: float) -> bool:
+        """``time.sleep`` on a handler's thread is simulated time (True); anywhere else it stays real (False)."""
+        if getattr(_running, "function_name", None) is None:
+            return False
+        self.clock.sleep(seconds, key=current_flow_key())
+        return True
+
+    def _take_environment(self, function_name: str) -> tuple[_Environment, bool]:
+        """A free warm execution environment of the function (most recently used first), or a new one (cold)."""
+        now_us = self.clock.now_us()
+        idle_us = self.latency.profile.lambda_idle_seconds * 1_000_000
+        with self._lock:
+            pool = self._environments.setdefault(function_name, [])
+            pool[:] = [e for e in pool if e.busy or now_us - e.last_used_us <= idle_us]
+            free = [e for e in pool if not e.busy]
+            if free:
+                warm = max(free, key=lambda e: e.last_used_us)
+                warm.busy = True
+                return warm, False
+            fresh = _Environment(last_used_us=now_us)
+            pool.append(fresh)
+            return fresh, True
+
+    def _give_back_environment(self, environment: _Environment) -> None:
+        with self._lock:
+            environment.busy = False
+            environment.last_used_us = self.clock.now_us()
+
     def _resolve_handler(self, handler: str) -> tuple[Callable[[Any, Any], Any], bool]:
         module_path, _, func_name = handler.rpartition(".")
         if not module_path or not func_name:
@@ -592,38 +669,20 @@ class LocalAws:
                 event = json.loads(event)
         name = str(fn.function_name)
         memory_mb = int(fn.memory_size)
+        timeout_seconds = int(fn.timeout)
         with self._lock:
             request_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         sim_start = self.now()
+        environment, cold = self._take_environment(name)
+        key = current_flow_key()
+        with self._lock:
+            overhead_seconds = self.latency.lambda_invoke(cold=cold, function=name)
+        self.clock.sleep(overhead_seconds, key=key)
+        handler_started_us = self.clock.now_us()
         started = time.perf_counter()
-        cold = False
         error_type: str | None = None
         try:
-            if name not in self._specs:  # created outside register_lambda (e.g. CloudFormation)
-                try:
-                    self._claim_env(name, dict(fn.environment_vars))
-                except ValueError as exc:
-                    raise _LambdaRuntimeError("Harness.EnvironmentCollision", str(exc)) from exc
-            func, cold = self._resolve_handler(str(fn.handler))
-            context = LambdaContext(
-                function_name=name,
-                invoked_function_arn=str(fn.function_arn),
-                memory_limit_in_mb=memory_mb,
-                aws_request_id=request_id,
-                timeout_ms=int(fn.timeout) * 1000,
-                log_group_name=f"/aws/lambda/{name}",
-                log_stream_name=f"{sim_start:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}",
-                _started=started,
-            )
-            _running.function_name = name
-            try:
-                result = func(event, context)
-            finally:
-                _running.function_name = None
-            try:
-                payload = json.dumps(result)
-            except (TypeError, ValueError) as exc:
-                raise _LambdaRuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+            payload = self._run_handler(fn, name, event, request_id, memory_mb, handler_started_us, started)
         except _LambdaRuntimeError as exc:
             error_type = exc.error_type
             payload = json.dumps({"errorMessage": exc.message, "errorType": exc.error_type, "stackTrace": []})
@@ -638,6 +697,21 @@ class LocalAws:
             )
         wall = time.perf_counter() - started
         with self._lock:
+            compute_seconds = self.latency.handler_compute(name)
+        self.clock.sleep(compute_seconds, key=key)
+        sim_seconds = (self.clock.now_us() - handler_started_us) / 1_000_000
+        if sim_seconds > timeout_seconds:  # Lambda would have stopped it: the caller sees the timeout
+            error_type = "Sandbox.Timedout"
+            payload = json.dumps(
+                {
+                    "errorMessage": f"{sim_start:%Y-%m-%dT%H:%M:%S.%fZ} {request_id} Task timed out after "
+                    f"{timeout_seconds:.2f} seconds",
+                    "errorType": error_type,
+                    "stackTrace": [],
+                }
+            )
+        self._give_back_environment(environment)
+        with self._lock:
             self._invocations.append(
                 Invocation(
                     function_name=name,
@@ -648,9 +722,49 @@ class LocalAws:
                     error_type=error_type,
                     request_id=request_id,
                     cold_start=cold,
+                    sim_seconds=sim_seconds,
                 )
             )
         return payload, error_type is not None, ""
+
+    def _run_handler(
+        self,
+        fn: Any,
+        name: str,
+        event: Any,
+        request_id: str,
+        memory_mb: int,
+        handler_started_us: int,
+        started: float,
+    ) -> str:
+        if name not in self._specs:  # created outside register_lambda (e.g. CloudFormation)
+            try:
+                self._claim_env(name, dict(fn.environment_vars))
+            except ValueError as exc:
+                raise _LambdaRuntimeError("Harness.EnvironmentCollision", str(exc)) from exc
+        func, _ = self._resolve_handler(str(fn.handler))
+        sim_start = _from_us(handler_started_us)
+        context = LambdaContext(
+            function_name=name,
+            invoked_function_arn=str(fn.function_arn),
+            memory_limit_in_mb=memory_mb,
+            aws_request_id=request_id,
+            timeout_ms=int(fn.timeout) * 1000,
+            log_group_name=f"/aws/lambda/{name}",
+            log_stream_name=f"{sim_start:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}",
+            _started=started,
+            _clock=self.clock,
+            _started_us=handler_started_us,
+        )
+        _running.function_name = name
+        try:
+            result = func(event, context)
+        finally:
+            _running.function_name = None
+        try:
+            return json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            raise _LambdaRuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
 
 
 class _LambdaRuntimeError(Exception):

@@ -8,9 +8,11 @@ with seeded jitter, so a replay is deterministic for a given seed. Three profile
   each one; :data:`SOURCES` holds the same citations);
 * ``pessimistic``: the slow tail of the same sources (a bad minute, not an outage).
 
-Jitter is multiplicative and uniform in ``[1 - jitter, 1 + jitter]``, drawn from one ``random.Random(seed)``.
-The harness draws in a deterministic order (one flow computes at a time, see :mod:`.clock`), so the same
-scenario and seed always give the same timeline.
+Jitter is multiplicative and uniform in ``[1 - jitter, 1 + jitter]``. Each draw is keyed by what it is for
+(the step, the function or the API operation) and by how many draws that key has had: the n-th UpdateService
+call of the push path gets the same jitter whatever the loop did meanwhile, so a change to one flow (a slow
+handler in a test) does not reshuffle the latencies of the others, and the same scenario and seed always give
+the same timeline.
 """
 
 from __future__ import annotations
@@ -171,33 +173,37 @@ class LatencyModel:
 
     def __init__(self, profile: LatencyProfile, seed: int = 0) -> None:
         self.profile = profile
-        self._rng = random.Random(f"latency:{seed}")
+        self._seed = seed
+        self._draws: dict[str, int] = {}
 
-    def _draw(self, base_seconds: float) -> float:
+    def _draw(self, base_seconds: float, key: str) -> float:
         if base_seconds <= 0:
             return 0.0
         jitter = self.profile.jitter
-        factor = 1.0 + self._rng.uniform(-jitter, jitter) if jitter > 0 else 1.0
+        if jitter <= 0:
+            return base_seconds
+        n = self._draws[key] = self._draws.get(key, 0) + 1
+        factor = 1.0 + random.Random(f"latency:{self._seed}:{key}:{n}").uniform(-jitter, jitter)
         return round(base_seconds * factor, 6)
 
-    def eventbridge_delivery(self) -> float:
-        return self._draw(self.profile.eventbridge_delivery_seconds)
+    def eventbridge_delivery(self, rule: str = "") -> float:
+        return self._draw(self.profile.eventbridge_delivery_seconds, f"eventbridge:{rule}")
 
     def scheduler_delivery(self) -> float:
-        return self._draw(self.profile.scheduler_delivery_seconds)
+        return self._draw(self.profile.scheduler_delivery_seconds, "scheduler")
 
-    def execution_start(self, machine_type: str) -> float:
+    def execution_start(self, machine_type: str, machine: str = "") -> float:
         base = self.profile.express_start_seconds if machine_type == "EXPRESS" else self.profile.standard_start_seconds
-        return self._draw(base)
+        return self._draw(base, f"start:{machine}")
 
-    def lambda_invoke(self, *, cold: bool) -> float:
+    def lambda_invoke(self, *, cold: bool, function: str = "") -> float:
         base = self.profile.lambda_invoke_seconds + (self.profile.lambda_cold_start_seconds if cold else 0.0)
-        return self._draw(base)
+        return self._draw(base, f"invoke:{function}")
 
-    def handler_compute(self) -> float:
-        return self._draw(self.profile.handler_compute_seconds)
+    def handler_compute(self, function: str = "") -> float:
+        return self._draw(self.profile.handler_compute_seconds, f"compute:{function}")
 
-    def api_call(self, service: str, operation: str) -> float:
+    def api_call(self, service: str, operation: str, caller: str = "") -> float:
         table = self.profile.api_call_seconds
         base = table.get(f"{service}.{operation}", table.get(service, self.profile.default_api_call_seconds))
-        return self._draw(base)
+        return self._draw(base, f"api:{caller}:{service}.{operation}")

@@ -35,6 +35,13 @@ Seams (module paths under ``moto.stepfunctions.parser.asl.component`` unless wri
 ``.ExecutionWorker._get_evaluation_entrypoint``                  string (ANTLR parse: ~0.1 s per start)
 ``eval_component.EvalComponent.heap_key``                        read once per component of a cached
                                                                  program (lazy uid, see below)
+``state.exec.execute_state.Thread`` and ``.threading``           a Task's worker thread = a flow with the
+(module attributes, used by                                      Task's key and its own token; the Task's
+``ExecutionState._evaluate_with_timeout``)                       TimeoutSeconds on the simulated clock
+``botocore.client.BaseClient._make_api_call``                    an AWS call made by a handler takes the
+                                                                 latency model's time for its service
+``time.sleep`` (module attribute)                                a handler's sleep (its own, or botocore's
+                                                                 retry back-off) is simulated time
 ``moto.stepfunctions.parser.models``                             read only: :func:`execution_history`
 ``.stepfunctions_parser_backends`` -> ``.get_execution_history``  (history events without boto3's
 -> ``Execution.to_history_output`` ->                            response encoding round trip)
@@ -56,8 +63,8 @@ Why sharing the cached objects across threads is safe (read in moto 5.2.5 / json
   the env heap with it): two executions reading it first at the same time could each see a different
   key, so every component's key is created before the program is shared.
 
-Not patched (stay on real time): Task ``TimeoutSeconds``/``HeartbeatSeconds``, callbacks
-(``.waitForTaskToken``) and activities. Do not rely on them in a replay.
+Not patched (stay on real time): ``HeartbeatSeconds``, callbacks (``.waitForTaskToken``) and activities.
+Do not rely on them in a replay.
 """
 
 from __future__ import annotations
@@ -242,6 +249,34 @@ SEAMS: tuple[_Seam, ...] = (
         ("return program, tree",),
     ),
     _Seam(_P + "eval_component", "EvalComponent.heap_key.fget", ("self",), ("self.__heap_key = long_uid()",)),
+    # --- a Task's worker thread and its TimeoutSeconds ---------------------------------------------------
+    _Seam(_P + "state.exec.execute_state", "Thread"),
+    _Seam(_P + "state.exec.execute_state", "threading"),
+    _Seam(
+        _P + "state.exec.execute_state",
+        "ExecutionState._evaluate_with_timeout",
+        ("self", "env"),
+        (
+            "terminated_event = threading.Event()",
+            "thread = Thread(target=_exec_and_notify, daemon=True)",
+            "terminated_event.set()",
+            "finished_on_time: bool = terminated_event.wait(timeout_seconds)",
+        ),
+    ),
+    _Seam(
+        "moto.stepfunctions.parser.backend.execution_worker",
+        "ExecutionWorker._get_evaluation_environment",
+        ("self",),
+        ("execution_type=self._evaluation_details.state_machine_details.typ",),
+    ),
+    # --- botocore and time: latency of the AWS calls a handler makes, and its sleeps ---------------------
+    _Seam(
+        "botocore.client",
+        "BaseClient._make_api_call",
+        ("self", "operation_name", "api_params"),
+        ("service_name = self._service_model.service_name",),
+    ),
+    _Seam("time", "sleep"),
     # --- read only: execution history straight from the backend ----------------------------------------
     _Seam("moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
     _Seam(
@@ -435,6 +470,9 @@ class Runtime(Protocol):
     def on_execution_start(self, worker: Any) -> FlowKey: ...
     def on_execution_end(self, worker: Any, error: BaseException | None) -> None: ...
     def invoke_lambda(self, fn: Any, event: Any) -> tuple[str, bool, str]: ...
+    def execution_start_delay(self, machine_type: str, machine_arn: str) -> float: ...
+    def before_api_call(self, service: str, operation: str) -> None: ...
+    def handler_sleep(self, seconds: float) -> bool: ...
 
 
 # ---------------------------------------------------------------------------------------------- install
@@ -502,6 +540,17 @@ def install(rt: Runtime) -> Callable[[], None]:
     # --- executions ---------------------------------------------------------------------------------
     def _execution_start(self: Any) -> None:
         key = rt.on_execution_start(self)
+        details = self._evaluation_details.state_machine_details
+        machine_type = getattr(details.typ, "value", "STANDARD")
+        delay_seconds = rt.execution_start_delay(str(machine_type), str(details.arn))
+        if delay_seconds > 0:
+            # StartExecution -> first state takes time: the thread starts from a timer on the driver thread, so
+            # executions started together still begin one at a time, in start order (determinism).
+            clock.call_at(clock.now_us() + round(delay_seconds * 1_000_000), lambda: _start_thread(self, key))
+            return
+        _start_thread(self, key)
+
+    def _start_thread(self: Any, key: FlowKey) -> None:
         clock.acquire()
 
         def run() -> None:
@@ -598,6 +647,65 @@ def install(rt: Runtime) -> Callable[[], None]:
     patch(RetrierDecl, "_eval_body", _retrier_eval_body, _P + "common.retry.retrier_decl", "RetrierDecl._eval_body")
     patch(retrier_decl, "time", _RetryTime(), _P + "common.retry.retrier_decl", "time")
     patch(jitter_strategy_decl, "random", rt.rng, _P + "common.retry.jitter_strategy_decl", "random")
+
+    # --- a Task's worker thread: a flow of its own; TimeoutSeconds on the simulated clock -------------
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    class _TaskEvent(threading.Event):
+        """The Task's termination event: ``wait(timeout)`` parks the state's thread (its token given up)
+        until the worker sets it, or until ``timeout`` simulated seconds have passed."""
+
+        timed_out = False
+
+        def wait(self, timeout: float | None = None) -> bool:
+            timer = None
+            if timeout is not None and not self.is_set():
+
+                def expire() -> None:
+                    if not self.is_set():
+                        self.timed_out = True
+                        self.set()
+
+                timer = clock.call_at(clock.now_us() + round(timeout * 1_000_000), expire)
+            clock.park(self)
+            if timer is not None:
+                timer.cancel()
+            return not self.timed_out
+
+    class _TaskThreading:
+        """Stands in for ``threading`` inside ``execute_state``: ``Event`` is :class:`_TaskEvent`."""
+
+        Event = _TaskEvent
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(threading, name)
+
+    def _task_thread(target: Callable[[], None], daemon: bool = True) -> threading.Thread:
+        return flow_thread(target, _flow.key, None)
+
+    patch(execute_state, "Thread", _task_thread, _P + "state.exec.execute_state", "Thread")
+    patch(execute_state, "threading", _TaskThreading(), _P + "state.exec.execute_state", "threading")
+
+    # --- an AWS call made by a handler takes its service's latency ------------------------------------
+    import botocore.client
+
+    orig_make_api_call = botocore.client.BaseClient.__dict__["_make_api_call"]
+
+    @functools.wraps(orig_make_api_call)
+    def _make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
+        rt.before_api_call(self.meta.service_model.service_name, operation_name)
+        return orig_make_api_call(self, operation_name, api_params)
+
+    patch(botocore.client.BaseClient, "_make_api_call", _make_api_call, "botocore.client", "BaseClient._make_api_call")
+
+    # --- time.sleep inside a handler (its own, or botocore's retry back-off) is simulated time --------------
+    real_sleep = time.sleep
+
+    def _sleep(seconds: float) -> None:
+        if not rt.handler_sleep(seconds):
+            real_sleep(seconds)
+
+    patch(time, "sleep", _sleep, "time", "sleep")
 
     # --- Parallel -----------------------------------------------------------------------------------
     def _branch_start(self: Any) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from surge_cli.replay.policies.common import PolicyRun
-from surge_cli.replay.scenario import Scenario
+from surge_cli.replay.policies.common import PolicyRun, units_at_full_load
+from surge_cli.replay.scenario import LoadedScenario, Scenario
 
 MONTH_SECONDS = 30 * 86_400
 STANDARD_USD_PER_TRANSITION = 0.025 / 1_000
@@ -37,23 +37,69 @@ def fleet_kpis(run: PolicyRun, scenario: Scenario) -> dict[str, Any]:
         "max_units": max((s.desired_units for s in seconds), default=scenario.target.initial_units),
         "unit_hours": sum(s.desired_units for s in seconds) / 3600,
         "scaling_actions": len(run.changes),
-        "first_response_seconds": first_responses(run, scenario),
     }
 
 
-def first_responses(run: PolicyRun, scenario: Scenario) -> dict[str, int | None]:
-    """Per push: seconds from the push to the first desired-count increase at or after it (None if none)."""
-    increases = []
-    desired = scenario.target.initial_units
-    for t_seconds, units in run.changes:
-        if units > desired:
-            increases.append(t_seconds)
-        desired = units
-    found: dict[str, int | None] = {}
-    for push in scenario.pushes:
-        later = [t for t in increases if t >= push.at_seconds]
-        found[push.id] = later[0] - push.at_seconds if later else None
+COVERED_SHARE_OF_PEAK_NEED = 0.9
+"""First response (b): desired units cover this share of what the oracle needs at the peak of the response."""
+
+
+def first_responses(run: PolicyRun, loaded: LoadedScenario) -> dict[str, dict[str, float | None]]:
+    """Per push (each id once, from its first delivery), seconds from the push server's PutEvents until
+
+    * `first_call_seconds`: the first capacity API call at or after it (any call: a raise, or the same count);
+    * `covered_seconds`: the first moment the desired units cover at least 90 % of the units the oracle needs
+      at the peak of this push's response (the peak need over [push, next push or push + push_hold_seconds)).
+      0 if they already did when the push went out.
+
+    None when it never happened within the scenario.
+    """
+    scenario = loaded.scenario
+    distinct = scenario.distinct_pushes()
+    starts = sorted({p.at_seconds for p in distinct})
+    calls = sorted(run.call_instants)
+    changes = sorted(run.change_instants)
+    found: dict[str, dict[str, float | None]] = {}
+    for push in distinct:
+        later_starts = [s for s in starts if s > push.at_seconds]
+        window_end = min(
+            [scenario.duration_seconds, push.at_seconds + scenario.config.push_hold_seconds, *later_starts[:1]]
+        )
+        need = peak_need_units(loaded, push.at_seconds, window_end)
+        first_call = next((t for t in calls if t >= push.at_seconds), None)
+        covered = _first_covering(
+            changes, scenario.target.initial_units, push.at_seconds, COVERED_SHARE_OF_PEAK_NEED * need
+        )
+        found[push.id] = {
+            "first_call_seconds": None if first_call is None else round(first_call - push.at_seconds, 3),
+            "covered_seconds": None if covered is None else round(covered - push.at_seconds, 3),
+            "peak_need_units": need,
+        }
     return found
+
+
+def peak_need_units(loaded: LoadedScenario, start_seconds: int, end_seconds: int) -> int:
+    """The oracle's need at the peak of [start, end): ceil(demand / unit capacity), clamped to [min, max]."""
+    target = loaded.scenario.target
+    window = loaded.demand_rps[start_seconds : max(end_seconds, start_seconds + 1)]
+    needed = max((units_at_full_load(rps, target.unit_capacity_rps) for rps in window), default=0)
+    return max(target.min_units, min(target.max_units, needed))
+
+
+def _first_covering(
+    changes: list[tuple[float, int]], initial_units: int, from_seconds: float, units_needed: float
+) -> float | None:
+    desired = initial_units
+    for t, units in changes:
+        if t > from_seconds:
+            break
+        desired = units
+    if desired >= units_needed - 1e-9:
+        return from_seconds
+    for t, units in changes:
+        if t > from_seconds and units >= units_needed - 1e-9:
+            return t
+    return None
 
 
 def loop_cost(loop: dict[str, Any], duration_seconds: int) -> dict[str, Any]:
@@ -90,9 +136,10 @@ def loop_cost(loop: dict[str, Any], duration_seconds: int) -> dict[str, Any]:
     }
 
 
-def policy_result(run: PolicyRun, scenario: Scenario) -> dict[str, Any]:
-    result = fleet_kpis(run, scenario)
+def policy_result(run: PolicyRun, loaded: LoadedScenario) -> dict[str, Any]:
+    result = fleet_kpis(run, loaded.scenario)
+    result["first_response"] = first_responses(run, loaded)
     if run.loop is not None:
-        result.update(loop_cost(run.loop, scenario.duration_seconds))
+        result.update(loop_cost(run.loop, loaded.scenario.duration_seconds))
     result["replay_wall_seconds"] = round(run.wall_seconds, 3)
     return result

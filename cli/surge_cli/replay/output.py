@@ -24,12 +24,22 @@ def comparison_table(title: str, results: list[dict[str, Any]]) -> Table:
     return table
 
 
-KPI_COLUMNS = ("policy", "served %", "dropped", "s under cap", "max units", "unit-hours", "actions", "first response")
+KPI_COLUMNS = (
+    "policy",
+    "served %",
+    "dropped",
+    "s under cap",
+    "max units",
+    "unit-hours",
+    "actions",
+    "push -> 1st call",
+    "push -> 90% of need",
+)
 
 
 def kpi_cells(result: dict[str, Any]) -> list[str]:
     """One policy's result as the cells of KPI_COLUMNS (shared by `surge replay` and `make bench`)."""
-    responses = result["first_response_seconds"]
+    responses = result["first_response"]
     return [
         result["policy"],
         f"{100 * result['served_fraction']:.2f}",
@@ -38,8 +48,24 @@ def kpi_cells(result: dict[str, Any]) -> list[str]:
         str(result["max_units"]),
         f"{result['unit_hours']:.1f}",
         str(result["scaling_actions"]),
-        ", ".join(f"{k}: {'-' if v is None else f'{v}s'}" for k, v in responses.items()) or "-",
+        response_cell(responses, "first_call_seconds"),
+        response_cell(responses, "covered_seconds"),
     ]
+
+
+def seconds_text(value: float | None) -> str:
+    if value is None:
+        return "never"
+    return f"{value:.0f} s" if value >= 10 or value == 0 else f"{value:.1f} s"
+
+
+def response_cell(responses: dict[str, dict[str, float | None]], key: str) -> str:
+    """One push: its figure; several: `id: figure` each."""
+    if not responses:
+        return "-"
+    if len(responses) == 1:
+        return seconds_text(next(iter(responses.values()))[key])
+    return ", ".join(f"{push_id}: {seconds_text(r[key])}" for push_id, r in responses.items())
 
 
 def loop_cost_lines(results: list[dict[str, Any]]) -> list[str]:

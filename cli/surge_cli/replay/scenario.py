@@ -257,6 +257,21 @@ class LoadedScenario:
         self.demand_rps = demand_rps
         self.path = path
 
+    def with_config(self, **changes: object) -> LoadedScenario:
+        """The same scenario with some `config` keys changed (validated like the file's own)."""
+        try:
+            config = ReplayConfig.model_validate({**self.scenario.config.model_dump(), **changes})
+        except ValidationError as error:
+            raise ScenarioError(f"config: {_first_problem(error)}") from error
+        return LoadedScenario(self.scenario.model_copy(update={"config": config}), self.demand_rps, self.path)
+
+    def truncated(self, duration_seconds: int) -> LoadedScenario:
+        """The scenario's first `duration_seconds` (pushes after the cut dropped)."""
+        duration = max(1, min(duration_seconds, self.scenario.duration_seconds))
+        pushes = [p for p in self.scenario.pushes if p.at_seconds < duration]
+        scenario = self.scenario.model_copy(update={"duration_seconds": duration, "pushes": pushes})
+        return LoadedScenario(scenario, self.demand_rps[:duration], self.path)
+
     def demand_at(self, t_seconds: int) -> float:
         """Demand at second `t`; before the start the first value holds, after the end the last."""
         if t_seconds < 0:

@@ -136,8 +136,39 @@ def read_target_items(table: str, target_id: str) -> TargetItems:
         return TargetItems(error=f"{type(error).__name__}: {error}")
 
 
-def put_target_state(table: str, target_id: str, state: TargetState) -> None:
-    _put(table, target_pk(target_id), STATE_SK, state, expires_at=None)
+class StateConflictError(Exception):
+    """The target's state item changed since it was read (another flow wrote it): re-read and reconcile."""
+
+
+def put_target_state(table: str, target_id: str, state: TargetState) -> TargetState:
+    """Write the state if its version is still `state.version` (the version read); the stored copy carries the
+    next version, which is returned. Raises StateConflictError if another writer got there first."""
+    written = state.model_copy(update={"version": state.version + 1})
+    condition = "attribute_not_exists(sk) OR #version = :read"
+    values: dict[str, AttributeValueTypeDef] = {":read": {"N": str(state.version)}}
+    if state.version == 0:  # items written before versions existed have none
+        condition += " OR attribute_not_exists(#version)"
+    item: dict[str, AttributeValueTypeDef] = {
+        "pk": {"S": target_pk(target_id)},
+        "sk": {"S": STATE_SK},
+        "doc": {"S": written.model_dump_json()},
+        "version": {"N": str(written.version)},
+    }
+    try:
+        clients.dynamodb().put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise StateConflictError(
+                f"the state of target {target_id!r} changed since version {state.version}"
+            ) from error
+        raise
+    return written
 
 
 def put_hold(table: str, target_id: str, hold: Hold) -> None:

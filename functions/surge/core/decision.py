@@ -260,6 +260,7 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
             last_scale_in_at=now if changes and action is Action.SCALE_IN else signals.state.last_scale_in_at,
             saved_group_limits=saved,
             shadow=signals.state.shadow,
+            version=signals.state.version,
         )
         return Decision(
             target_id=target.id,

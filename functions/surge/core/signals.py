@@ -116,6 +116,9 @@ class TargetState(_Model):
         default=None, description="the group's own min/max, saved before Surge raised them"
     )
     shadow: ShadowCapacity | None = Field(default=None, description="dry-run: what Surge would have set")
+    version: int = Field(
+        default=0, ge=0, description="bumped by every write; writes are conditional on the version read"
+    )
 
 
 class TargetSignals(_Model):

@@ -4,19 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from surge_cli.replay.policies.baselines import run_fast_autoscaler, run_oracle, run_static, run_target_tracking
+from surge_cli.replay.policies.baselines import (
+    run_fast_autoscaler,
+    run_oracle,
+    run_static,
+    run_target_tracking,
+    run_target_tracking_scheduled,
+)
 from surge_cli.replay.policies.common import PolicyRun, ProgressCallback
 from surge_cli.replay.policies.surge import run_surge
 from surge_cli.replay.scenario import LoadedScenario
 
 Runner = Callable[[LoadedScenario, ProgressCallback | None], PolicyRun]
 
+TARGET_TRACKING_SCHEDULED = "target-tracking+scheduled"
+
 POLICIES: dict[str, Runner] = {
     "surge": run_surge,
     "target-tracking": run_target_tracking,
+    TARGET_TRACKING_SCHEDULED: run_target_tracking_scheduled,
     "fast-autoscaler": run_fast_autoscaler,
     "static": run_static,
     "oracle": run_oracle,
 }
 
-__all__ = ["POLICIES", "PolicyRun", "ProgressCallback", "Runner"]
+CALENDAR_ONLY_POLICIES = frozenset({TARGET_TRACKING_SCHEDULED})
+"""Policies that exist only for scenarios with calendar entries."""
+
+
+def applicable_policies(loaded: LoadedScenario) -> list[str]:
+    """Every policy that applies to this scenario, in POLICIES order (calendar-only ones need calendar entries)."""
+    has_calendar = bool(loaded.scenario.calendar)
+    return [name for name in POLICIES if has_calendar or name not in CALENDAR_ONLY_POLICIES]
+
+
+__all__ = [
+    "CALENDAR_ONLY_POLICIES",
+    "POLICIES",
+    "TARGET_TRACKING_SCHEDULED",
+    "PolicyRun",
+    "ProgressCallback",
+    "Runner",
+    "applicable_policies",
+]

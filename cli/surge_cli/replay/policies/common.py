@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from surge_cli.localaws.latency import PROFILES, LatencyModel
 from surge_cli.replay.scenario import LoadedScenario
 from surge_cli.replay.world import Fleet, Second
 
@@ -23,6 +25,20 @@ class PolicyRun:
     seconds: list[Second]
     loop: dict[str, Any] | None = None  # surge only: what the loop itself did and cost
     wall_seconds: float = 0.0
+    exact_changes: list[tuple[float, int]] | None = None
+    """Changes at the instant they took effect (surge: fractional seconds); None: the same as `changes`."""
+    capacity_calls: list[float] | None = None
+    """Every capacity API call, changed or not (surge); None: one per change."""
+    details: dict[str, Any] | None = None
+    """surge only: the journal, the holds and how each push's fast path ended (see policies/surge.py)."""
+
+    @property
+    def change_instants(self) -> list[tuple[float, int]]:
+        return self.exact_changes if self.exact_changes is not None else [(float(t), u) for t, u in self.changes]
+
+    @property
+    def call_instants(self) -> list[float]:
+        return self.capacity_calls if self.capacity_calls is not None else [float(t) for t, _ in self.changes]
 
 
 class Controller(Protocol):
@@ -39,6 +55,22 @@ def clamp_units(units: int, loaded: LoadedScenario) -> int:
 def units_at_full_load(rps: float, unit_capacity_rps: float) -> int:
     """Units that serve `rps` with every unit at 100 % (float noise tolerated)."""
     return max(0, math.ceil(rps / unit_capacity_rps - 1e-9))
+
+
+def whole_second(t_seconds: float) -> int:
+    """The whole second from which something happening at `t_seconds` takes effect (the next one if fractional)."""
+    return math.ceil(t_seconds - 1e-9)
+
+
+def seconds_from_start(loaded: LoadedScenario, moment: datetime) -> float:
+    """Seconds from the scenario's start to an aware `moment` (negative before the start)."""
+    return (moment - loaded.scenario.start_utc).total_seconds()
+
+
+def world_latency(loaded: LoadedScenario) -> LatencyModel:
+    """The scenario's latency world (`config.latency`, jitter seeded by `config.seed`)."""
+    config = loaded.scenario.config
+    return LatencyModel(PROFILES[config.latency], config.seed)
 
 
 def drive(policy: str, loaded: LoadedScenario, controller: Controller, progress: ProgressCallback | None) -> PolicyRun:

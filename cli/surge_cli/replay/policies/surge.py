@@ -2,9 +2,13 @@
 
 Nothing here decides capacity: the template's state machine and handlers do, exactly as deployed
 (`deploy_locally`). The replay plays the world around them: EventBridge's schedule (an execution every 60 s
-with {"budget_seconds": 55}), the ALB (RequestCount minutes published after the minute closes plus the
-publication delay), the push server and the calendar. Desired-count changes are observed on the adapters' own
-boto3 clients (botocore events), so the world needs no polling of moto.
+with {"budget_seconds": 55}, started after the scheduler's delivery latency), the ALB (RequestCount minutes
+published after the minute closes plus the publication delay, optionally first partial then revised), the
+application's high-resolution request metric if the scenario has one, the push server (each delivery is a
+PutEvents; the template's rule starts the fast path after EventBridge's delivery latency) and the calendar.
+Every step inside AWS takes the time of the scenario's latency profile (`config.latency`, see
+`surge_cli.localaws.latency`). Capacity calls are observed on the adapters' own boto3 clients (botocore
+events), so the world needs no polling of moto.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from surge.adapters import clients
+from surge.adapters import clients, store
 from surge.adapters.settings import settings
 from surge.core.calendar import CalendarEntry
 from surge.core.config import SurgeConfig
@@ -31,7 +35,15 @@ from surge_cli.localaws import LocalAws
 from surge_cli.push_client import push_event_entry
 from surge_cli.replay.policies.baselines import ALB_PERIOD_SECONDS, minute_is_published, minute_requests
 from surge_cli.replay.policies.common import PolicyRun, ProgressCallback
-from surge_cli.replay.scenario import LOAD_BALANCER, TARGET_ID, LoadedScenario, Scenario
+from surge_cli.replay.scenario import (
+    HIGH_RESOLUTION_DIMENSIONS,
+    HIGH_RESOLUTION_METRIC_NAME,
+    HIGH_RESOLUTION_NAMESPACE,
+    LOAD_BALANCER,
+    TARGET_ID,
+    LoadedScenario,
+    Scenario,
+)
 from surge_cli.replay.world import timeline
 from surge_cli.stack import LocalStack, Template, deploy_locally
 
@@ -44,10 +56,12 @@ QUIET_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 @dataclass
 class DesiredRecorder:
-    """Every desired count the handlers set, with its simulated instant, seen on the adapters' clients."""
+    """Every desired count the handlers set, with the simulated instant the call completed (the change is in
+    effect from then), seen on the adapters' clients; `calls` holds every capacity call, changed or not."""
 
     aws: LocalAws
     changes: list[tuple[datetime, int]] = field(default_factory=list)
+    calls: list[datetime] = field(default_factory=list)
     metrics_requested: int = 0
 
     def install(self) -> None:
@@ -64,6 +78,7 @@ class DesiredRecorder:
     def _ecs_updated(self, parsed: dict[str, Any], **_: Any) -> None:
         service = parsed.get("service")
         if service is not None and "desiredCount" in service:
+            self.calls.append(self.aws.now())
             self.changes.append((self.aws.now(), int(service["desiredCount"])))
 
     @staticmethod
@@ -73,6 +88,7 @@ class DesiredRecorder:
     def _asg_updated(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
         desired = context.get("replay_desired_units")
         if desired is not None and getattr(http_response, "status_code", 500) < 300:
+            self.calls.append(self.aws.now())
             self.changes.append((self.aws.now(), int(desired)))
 
     def _metric_request(self, params: dict[str, Any], **_: Any) -> None:
@@ -83,13 +99,14 @@ class DesiredRecorder:
 
 
 def deliver_push(stack: LocalStack, push_id: str, audience: int) -> None:
-    """The push server's part: put the PushSent event on the Surge bus. The template's rule (played by the
-    local stack) starts the real PushFastPath execution, which sizes, records and applies the hold."""
+    """The push server's part: put the PushSent event on the Surge bus (one call per delivery: a push listed
+    twice is delivered twice). The template's rule (played by the local stack) starts the real PushFastPath
+    execution after EventBridge's delivery latency; it sizes, records and applies the hold."""
     entry = push_event_entry(
         audience=audience, push_id=push_id, bus_name=stack.bus_name, source=PUSH_SOURCE, target_id=TARGET_ID
     )
     stack.aws.client("events").put_events(Entries=[entry])
-    stack.deliver_events()
+    stack.deliver_events_later()
 
 
 def load_calendar(stack: LocalStack, scenario: Scenario) -> None:
@@ -114,7 +131,11 @@ def load_calendar(stack: LocalStack, scenario: Scenario) -> None:
 
 @dataclass
 class _AlbPublisher:
-    """Publishes RequestCount minutes into moto CloudWatch as the ALB does: after the minute closes + delay."""
+    """Publishes RequestCount minutes into moto CloudWatch as the ALB does: after the minute closes + delay.
+
+    With `alb_first_publication_share` below 1, a minute first appears with that share of its requests and the
+    rest is added `alb_revision_delay_seconds` later (a second datapoint on the same minute: CloudWatch sums
+    them), as CloudWatch's newest minute can be incomplete when first read."""
 
     aws: LocalAws
     loaded: LoadedScenario
@@ -126,10 +147,11 @@ class _AlbPublisher:
     def offset_seconds(self, minute_start: datetime) -> int:
         return math.floor((minute_start - self.loaded.scenario.start_utc).total_seconds())
 
-    def publish(self, minute_start: datetime) -> None:
+    def publish(self, minute_start: datetime, share: float = 1.0) -> None:
         offset = self.offset_seconds(minute_start)
         if minute_is_published(self.loaded, offset):
-            world.publish_request_count(self.aws, LOAD_BALANCER, minute_start, minute_requests(self.loaded, offset))
+            requests = minute_requests(self.loaded, offset) * share
+            world.publish_request_count(self.aws, LOAD_BALANCER, minute_start, requests)
 
     def start(self) -> None:
         now = self.aws.now()
@@ -138,11 +160,56 @@ class _AlbPublisher:
         while minute + visible_after <= now:
             self.publish(minute)
             minute += timedelta(seconds=ALB_PERIOD_SECONDS)
+        config = self.loaded.scenario.config
+        share = config.alb_first_publication_share
+        revision = timedelta(seconds=config.alb_revision_delay_seconds)
 
         def publish_closed_minute() -> None:
-            self.publish(self.aws.now() - visible_after)
+            minute_start = self.aws.now() - visible_after
+            self.publish(minute_start, share)
+            if share < 1.0:
+                self.aws.at(self.aws.now() + revision, lambda: self.publish(minute_start, 1.0 - share))
 
         self.aws.every(ALB_PERIOD_SECONDS, publish_closed_minute, first=minute + visible_after)
+
+
+@dataclass
+class _HighResolutionPublisher:
+    """The application's own request-count metric at StorageResolution=1: one Sum per period, published
+    `high_resolution_publication_delay_seconds` after the period closes (the scenario's demand, as the ALB
+    sees it; no gaps: `metric_gaps` are an ALB outage)."""
+
+    aws: LocalAws
+    loaded: LoadedScenario
+    period_seconds: int
+
+    def requests(self, period_start: datetime) -> float:
+        offset = math.floor((period_start - self.loaded.scenario.start_utc).total_seconds())
+        return sum(self.loaded.demand_at(offset + i) for i in range(self.period_seconds))
+
+    def publish(self, period_start: datetime) -> None:
+        world.publish_high_resolution_count(
+            self.aws,
+            HIGH_RESOLUTION_NAMESPACE,
+            HIGH_RESOLUTION_METRIC_NAME,
+            HIGH_RESOLUTION_DIMENSIONS,
+            period_start,
+            self.requests(period_start),
+        )
+
+    def start(self) -> None:
+        now = self.aws.now()
+        period = timedelta(seconds=self.period_seconds)
+        delay = timedelta(seconds=self.loaded.scenario.config.high_resolution_publication_delay_seconds)
+        start = now.replace(second=0, microsecond=0) - timedelta(minutes=HISTORY_MINUTES)
+        while start + period + delay <= now:
+            self.publish(start)
+            start += period
+
+        def publish_closed_period() -> None:
+            self.publish(self.aws.now() - period - delay)
+
+        self.aws.every(self.period_seconds, publish_closed_period, first=start + period + delay)
 
 
 def _create_target(aws: LocalAws, scenario: Scenario) -> None:
@@ -197,37 +264,92 @@ def _quiet_handlers() -> Iterator[None]:
 def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) -> PolicyRun:
     """`surge`: the real state machine (ASL + handlers from infra/template.yaml) on moto, on the simulated clock."""
     scenario = loaded.scenario
+    config = scenario.config
     started = time.perf_counter()
-    with _quiet_handlers(), LocalAws(start=scenario.start_utc) as aws:
+    with (
+        _quiet_handlers(),
+        LocalAws(
+            start=scenario.start_utc, latency=config.latency, seed=config.seed, interleave_seed=config.seed
+        ) as aws,
+    ):
         stack = deploy_locally(aws, SurgeConfig(targets=[scenario.target_config()]))
         _create_target(aws, scenario)
         recorder = DesiredRecorder(aws)
         recorder.install()
         load_calendar(stack, scenario)
         _AlbPublisher(aws, loaded).start()
+        if config.high_resolution_metric_period_seconds is not None:
+            _HighResolutionPublisher(aws, loaded, config.high_resolution_metric_period_seconds).start()
         for push in scenario.pushes:
             aws.at(scenario.at(push.at_seconds), lambda p=push: deliver_push(stack, p.id, p.audience))  # type: ignore[misc]
         executions: list[str] = []
         end = scenario.at(scenario.duration_seconds)
 
+        def start_loop() -> None:
+            executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": LOOP_BUDGET_SECONDS}))
+
         def scheduled_start() -> None:  # EventBridge's rate(1 minute) schedule, within the replay
             if aws.now() < end:
-                executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": LOOP_BUDGET_SECONDS}))
+                aws.at(aws.now() + timedelta(seconds=aws.latency.scheduler_delivery()), start_loop)
 
         aws.every(SCHEDULE_PERIOD_SECONDS, scheduled_start, first=aws.now())
         _run(aws, scenario, progress)
         loop = loop_usage(aws, executions, recorder.metrics_requested)
-    changes = [(_offset(scenario, when), units) for when, units in recorder.changes]
+        details = _details(aws, stack, scenario)
+    exact = [(_offset(scenario, when), units) for when, units in recorder.changes]
     target = scenario.target
     rows = timeline(
         loaded.demand_rps,
-        changes,
+        exact,
         initial_units=target.initial_units,
         startup_seconds=target.startup_seconds,
         unit_capacity_rps=target.unit_capacity_rps,
     )
-    whole = [(math.ceil(t - 1e-9), units) for t, units in changes]
-    return PolicyRun("surge", whole, rows, loop=loop, wall_seconds=time.perf_counter() - started)
+    whole = [(math.ceil(t - 1e-9), units) for t, units in exact]
+    return PolicyRun(
+        "surge",
+        whole,
+        rows,
+        loop=loop,
+        wall_seconds=time.perf_counter() - started,
+        exact_changes=exact,
+        capacity_calls=[_offset(scenario, when) for when in recorder.calls],
+        details=details,
+    )
+
+
+def _details(aws: LocalAws, stack: LocalStack, scenario: Scenario) -> dict[str, Any]:
+    """What the table and the fast path say at the end: the journal (each change with the signal that decided
+    it), the push holds recorded, and how every PushFastPath execution ended (one per delivery)."""
+    journal = store.read_journal(stack.table_name, scenario.start_utc, scenario.at(scenario.duration_seconds))
+    holds = store.read_target_items(stack.table_name, TARGET_ID).holds
+    pages = (
+        aws.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=stack.push_fast_path_arn)
+    )
+    push_runs = []
+    for execution in (e for page in pages for e in page["executions"]):
+        states = [
+            event["stateEnteredEventDetails"]["name"]
+            for event in aws.history_events(execution["executionArn"])
+            if "stateEnteredEventDetails" in event
+        ]
+        push_runs.append({"status": execution["status"], "last_state": states[-1] if states else None})
+    return {
+        "journal": [
+            {
+                "t_seconds": round(_offset(scenario, c.applied_at), 3),
+                "from_units": c.from_units,
+                "to_units": c.to_units,
+                "reason": c.decision.reason,
+                "winner": c.decision.winner,
+                "demand_source": c.decision.demand_source,
+                "active_holds": c.decision.active_holds,
+            }
+            for c in journal
+        ],
+        "holds": [{"push_id": h.push_id, "units": h.units} for h in holds],
+        "push_executions": push_runs,
+    }
 
 
 def _offset(scenario: Scenario, when: datetime) -> float:
@@ -269,9 +391,13 @@ def loop_usage(aws: LocalAws, executions: list[str], metrics_requested: int) -> 
         if events:
             durations.append((_instant(events[-1]["timestamp"]) - _instant(events[0]["timestamp"])).total_seconds())
     invocations = aws.invocations
-    warm = sorted(i.wall_seconds for i in invocations if not i.cold_start) or [0.0]
-    typical = warm[len(warm) // 2]
-    billed_seconds = [math.ceil((typical if i.cold_start else i.wall_seconds) * 1000) / 1000 for i in invocations]
+    if aws.latency.profile.idealised:  # handlers take no simulated time: bill their real duration
+        warm = sorted(i.wall_seconds for i in invocations if not i.cold_start) or [0.0]
+        typical = warm[len(warm) // 2]
+        durations = [typical if i.cold_start else i.wall_seconds for i in invocations]
+    else:  # the simulated duration: what the handler spent waiting for AWS and computing (Lambda bills it)
+        durations = [i.sim_seconds for i in invocations]
+    billed_seconds = [math.ceil(d * 1000) / 1000 for d in durations]
     gb_seconds = sum(s * i.memory_mb / 1024 for s, i in zip(billed_seconds, invocations, strict=True))
     return {
         "executions": len(executions),

@@ -1,0 +1,212 @@
+"""Rewrite the README's figures from a bench run: `python bench/readme.py out/bench.json [README.md]`.
+
+Every block between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` is regenerated; nothing else is
+touched. `make figures` runs the bench, then this. The latency table comes from the latency profiles
+themselves (`surge_cli.localaws.latency`), so it cannot drift from what the replay uses.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from surge_cli.localaws.latency import PROFILES, SOURCES
+from surge_cli.replay.output import response_cell, seconds_text
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_SCENARIO = "artist-post"
+POLICY_ORDER = ("surge", "target-tracking", "target-tracking+scheduled", "fast-autoscaler", "static", "oracle")
+
+
+def _policy_name(policy: str) -> str:
+    return {"surge": "**surge**", "oracle": "oracle (physical limit)"}.get(policy, policy)
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: POLICY_ORDER.index(r["policy"]) if r["policy"] in POLICY_ORDER else 99)
+
+
+def demo_table(report: dict[str, Any]) -> str:
+    rows = _ordered([r for r in report["scenarios"] if r["scenario"] == DEMO_SCENARIO])
+    lines = [
+        "| policy | served % | dropped requests | s under capacity | max units | unit-hours | actions "
+        "| push -> first capacity call | push -> 90 % of peak need |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {_policy_name(r['policy'])} | {100 * r['served_fraction']:.2f} | {r['dropped_requests']:,.0f} "
+            f"| {r['seconds_under_capacity']} | {r['max_units']} | {r['unit_hours']:.1f} | {r['scaling_actions']} "
+            f"| {response_cell(r['first_response'], 'first_call_seconds')} "
+            f"| {response_cell(r['first_response'], 'covered_seconds')} |"
+        )
+    return "\n".join(lines)
+
+
+def idealised_sentence(report: dict[str, Any]) -> str:
+    worlds = {r["latency"]: r for r in report.get("latency_worlds", [])}
+    if not {"none", "typical", "pessimistic"} <= worlds.keys():
+        return "(run the full bench for the latency worlds)"
+    none, typical, bad = worlds["none"], worlds["typical"], worlds["pessimistic"]
+
+    def fig(r: dict[str, Any]) -> str:
+        call = response_cell(r["first_response"], "first_call_seconds")
+        return f"{100 * r['served_fraction']:.2f} % served, {r['dropped_requests']:,.0f} dropped, first call {call}"
+
+    return (
+        f"The same replay in the idealised world (`latency: none`: every AWS step instantaneous, as this README "
+        f"claimed before the latency model existed) would say {fig(none)}; under `typical` it is {fig(typical)}, "
+        f"under `pessimistic` {fig(bad)}."
+    )
+
+
+def latency_table() -> str:
+    typical, bad = PROFILES["typical"], PROFILES["pessimistic"]
+    rows = [
+        ("PutEvents -> rule target started", "eventbridge_delivery_seconds"),
+        ("EventBridge Scheduler tick -> StartExecution", "scheduler_delivery_seconds"),
+        ("StartExecution -> first state, EXPRESS", "express_start_seconds"),
+        ("StartExecution -> first state, STANDARD", "standard_start_seconds"),
+        ("lambda:invoke overhead, warm environment", "lambda_invoke_seconds"),
+        ("cold start (init), added when no warm environment is free", "lambda_cold_start_seconds"),
+        ("idle environment reclaimed after", "lambda_idle_seconds"),
+        ("handler's own compute per invocation", "handler_compute_seconds"),
+    ]
+    lines = ["| step | typical | pessimistic | source |", "|---|---|---|---|"]
+    for label, key in rows:
+        lines.append(
+            f"| {label} | {getattr(typical, key):g} s | {getattr(bad, key):g} s | {SOURCES.get(key, 'estimate')} |"
+        )
+    for key in sorted(typical.api_call_seconds):
+        source = SOURCES.get(f"api_call_seconds.{key.split('.')[0]}", SOURCES["api_call_seconds"])
+        lines.append(
+            f"| AWS call `{key}` from a handler | {typical.api_call_seconds[key]:g} s "
+            f"| {bad.api_call_seconds[key]:g} s | {source} |"
+        )
+    lines.append(
+        f"| any other AWS call from a handler | {typical.default_api_call_seconds:g} s "
+        f"| {bad.default_api_call_seconds:g} s | estimate |"
+    )
+    lines.append(
+        f"| jitter on every figure (uniform, seeded per step) | +-{typical.jitter:.0%} | +-{bad.jitter:.0%} "
+        "| keeps replays deterministic per `config.seed` |"
+    )
+    return "\n".join(lines)
+
+
+def bench_table(report: dict[str, Any]) -> str:
+    scenarios = sorted({r["scenario"] for r in report["scenarios"]})
+    lines = [
+        "| scenario | policy | served % | s under capacity | unit-hours | push -> first call | push -> 90 % of need |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in scenarios:
+        for r in _ordered([r for r in report["scenarios"] if r["scenario"] == name]):
+            if r["policy"] == "static":
+                continue
+            lines.append(
+                f"| {name} | {_policy_name(r['policy'])} | {100 * r['served_fraction']:.2f} "
+                f"| {r['seconds_under_capacity']} | {r['unit_hours']:.1f} "
+                f"| {response_cell(r['first_response'], 'first_call_seconds')} "
+                f"| {response_cell(r['first_response'], 'covered_seconds')} |"
+            )
+    return "\n".join(lines)
+
+
+def sensitivity_table(report: dict[str, Any]) -> str:
+    rows = report.get("sensitivity", [])
+    if not rows:
+        return "(run the full bench for the sensitivity table)"
+    lines = [
+        "| scenario (truth) | policy | 0.5x: served % | unit-h | 1x: served % | unit-h | 2x: served % | unit-h |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["policy"] == "static":
+            continue
+        cells = []
+        for factor in ("0.5x", "1x", "2x"):
+            cells += [f"{100 * r[factor]['served_fraction']:.2f}", f"{r[factor]['unit_hours']:.1f}"]
+        lines.append(
+            f"| {r['scenario']} ({r['truth_rps_per_audience']:g}) | {_policy_name(r['policy'])} | {' | '.join(cells)} |"
+        )
+    return "\n".join(lines)
+
+
+def first_response_table(report: dict[str, Any]) -> str:
+    summary = report.get("first_response")
+    if not summary:
+        return "(run the full bench for the first-response distribution)"
+    lines = [
+        f"| from the push server's PutEvents to ({summary['seeds']} seeds per push scenario) | n | p50 | p99 | max "
+        "| never |",
+        "|---|---|---|---|---|---|",
+    ]
+    labels = {"first_call_seconds": "the first capacity API call", "covered_seconds": "90 % of the peak need covered"}
+    for key, label in labels.items():
+        s = summary[key]
+        figures = " | ".join(seconds_text(s.get(q)) if s["n"] else "-" for q in ("p50", "p99", "max"))
+        lines.append(f"| {label} | {s['n']} | {figures} | {s['never']} |")
+    return "\n".join(lines)
+
+
+def costs_table(report: dict[str, Any]) -> str:
+    (surge,) = [r for r in report["scenarios"] if r["scenario"] == DEMO_SCENARIO and r["policy"] == "surge"]
+    b = surge["monthly_cost_breakdown_usd"]
+    total = surge["monthly_loop_cost_usd"]
+    return "\n".join(
+        [
+            f"Extrapolated from the executed history of the {DEMO_SCENARIO} replay ({surge['latency']} latency): "
+            f"{surge['executions']} executions, {surge['state_transitions']:,} state transitions, "
+            f"{surge['lambda_invocations']:,} Lambda invocations ({surge['lambda_gb_seconds']:g} GB-s of simulated "
+            f"handler time), {surge['metric_requests']} metrics requested per hour.",
+            "",
+            "| | Express (default) | Standard |",
+            "|---|---|---|",
+            f"| Step Functions | ${b['step_functions_express']:.2f} | ${b['step_functions_standard']:.2f} |",
+            f"| Lambda | ${b['lambda']:.2f} | ${b['lambda']:.2f} |",
+            f"| GetMetricData | ${b['get_metric_data']:.2f} | ${b['get_metric_data']:.2f} |",
+            f"| **total per month** | **${total['EXPRESS']:.2f}** | **${total['STANDARD']:.2f}** |",
+        ]
+    )
+
+
+BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "demo": demo_table,
+    "idealised": idealised_sentence,
+    "latency": lambda report: latency_table(),
+    "bench": bench_table,
+    "sensitivity": sensitivity_table,
+    "first-response": first_response_table,
+    "costs": costs_table,
+}
+
+
+def rewrite(readme: str, report: dict[str, Any]) -> str:
+    for name, build in BLOCKS.items():
+        pattern = re.compile(rf"(<!-- figures:{name} -->\n)(?:.*?\n)?(<!-- /figures:{name} -->)", re.DOTALL)
+        if not pattern.search(readme):
+            raise SystemExit(f"README has no <!-- figures:{name} --> block")
+        text = build(report)
+        readme = pattern.sub(lambda m, text=text: m.group(1) + text + "\n" + m.group(2), readme)
+    return readme
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    import json
+
+    report = json.loads(Path(argv[0]).read_text())
+    path = Path(argv[1]) if len(argv) > 1 else ROOT / "README.md"
+    path.write_text(rewrite(path.read_text(), report))
+    print(f"rewrote {', '.join(BLOCKS)} in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
