@@ -21,6 +21,7 @@ from surge_cli.localaws import (
     SeamMovedError,
     check_seams,
 )
+from surge_cli.localaws.latency import LatencyProfile
 
 pytestmark = pytest.mark.statemachine
 
@@ -381,3 +382,88 @@ def test_uninstall_restores_the_cached_seams() -> None:
         assert result_path.parse is not originals[1]
         assert ExecutionWorker.__dict__["_get_evaluation_entrypoint"] is not originals[2]
     assert (json_path.parse, result_path.parse, ExecutionWorker.__dict__["_get_evaluation_entrypoint"]) == originals
+
+
+# ------------------------------------------------------------------------------------------ latency model
+def _profile(**changes: Any) -> LatencyProfile:
+    """A jitter-free profile with round figures, so every instant below is exact."""
+    base = {
+        "name": "typical",
+        "eventbridge_delivery_seconds": 0.5,
+        "scheduler_delivery_seconds": 1.0,
+        "express_start_seconds": 0.05,
+        "standard_start_seconds": 0.25,
+        "lambda_invoke_seconds": 0.1,
+        "lambda_cold_start_seconds": 1.0,
+        "lambda_idle_seconds": 600.0,
+        "handler_compute_seconds": 0.0,
+        "api_call_seconds": {"dynamodb.ListTables": 0.2},
+        "default_api_call_seconds": 0.0,
+        "jitter": 0.0,
+    }
+    return LatencyProfile(**{**base, **changes})  # type: ignore[arg-type]
+
+
+ONE_TASK = {
+    "StartAt": "Work",
+    "States": {"Work": {"Type": "Task", "Resource": "${WorkArn}", "TimeoutSeconds": 8, "End": True}},
+}
+
+
+def test_every_step_takes_its_simulated_time_and_the_handler_sees_it() -> None:
+    with LocalAws(start=START, stall_timeout=10, latency=_profile()) as aws:
+        work = _lambda(aws, "toy-sleepy", "sleepy", timeout_seconds=10)
+        machine = aws.create_state_machine("toy-one", ONE_TASK, substitutions={"WorkArn": work})
+        first = aws.wait_for(aws.start_execution(machine, {"sleep": 2}))
+        output = json.loads(first["output"])
+        # STANDARD start 0.25 + invoke 0.1 + cold init 1.0 -> the handler starts at 1.35 s; its sleep (2 s) and
+        # its DynamoDB call (0.2 s) are simulated time it sees on its own clock.
+        assert datetime.fromisoformat(output["before"]) == _at(1.35)
+        assert datetime.fromisoformat(output["slept"]) == _at(3.35)
+        assert datetime.fromisoformat(output["after"]) == _at(3.55)
+        assert output["remaining_ms"] == 10_000 - 2_200
+        assert aws.now() == _at(3.55)
+        # The environment is warm now: the next invocation pays no init.
+        aws.wait_for(aws.start_execution(machine, {"sleep": 0}))
+        warm, cold = [i for i in aws.invocations if not i.cold_start], [i for i in aws.invocations if i.cold_start]
+    assert len(cold) == 1
+    assert len(warm) == 1
+    assert warm[0].sim_seconds == pytest.approx(0.2)
+    assert cold[0].sim_seconds == pytest.approx(2.2)
+
+
+def test_a_busy_or_reclaimed_environment_means_a_cold_start() -> None:
+    with LocalAws(start=START, stall_timeout=10, latency=_profile(lambda_idle_seconds=60.0)) as aws:
+        work = _lambda(aws, "toy-sleepy", "sleepy", timeout_seconds=10)
+        machine = aws.create_state_machine("toy-one", ONE_TASK, substitutions={"WorkArn": work})
+        # Two executions at once: the second invocation finds the first environment busy.
+        both = [aws.start_execution(machine, {"sleep": 3}) for _ in range(2)]
+        for arn in both:
+            aws.wait_for(arn)
+        aws.run_until(aws.now() + timedelta(seconds=30))  # idle 30 s < 60 s: still warm
+        aws.wait_for(aws.start_execution(machine, {"sleep": 0}))
+        aws.run_until(aws.now() + timedelta(seconds=61))  # idle past the window: reclaimed
+        aws.wait_for(aws.start_execution(machine, {"sleep": 0}))
+        colds = [i.cold_start for i in aws.invocations]
+    assert colds == [True, True, False, True]
+
+
+def test_a_handler_past_its_timeout_fails_with_sandbox_timedout() -> None:
+    with LocalAws(start=START, stall_timeout=10, latency=_profile()) as aws:
+        work = _lambda(aws, "toy-sleepy", "sleepy", timeout_seconds=3)
+        machine = aws.create_state_machine("toy-one", ONE_TASK, substitutions={"WorkArn": work})
+        result = aws.wait_for(aws.start_execution(machine, {"sleep": 5}))
+    assert result["status"] == "FAILED"
+    assert result["error"] == "Sandbox.Timedout"
+
+
+def test_a_task_timeout_runs_on_the_simulated_clock() -> None:
+    with LocalAws(start=START, stall_timeout=10, latency=_profile()) as aws:
+        work = _lambda(aws, "toy-sleepy", "sleepy", timeout_seconds=30)
+        machine = aws.create_state_machine("toy-one", ONE_TASK, substitutions={"WorkArn": work})
+        result = aws.wait_for(aws.start_execution(machine, {"sleep": 20}))
+        ended = aws.now()
+    # The Task's TimeoutSeconds (8 s) ends it 0.25 s (start) + 8 s in, not the handler's 21 s.
+    assert result["status"] == "FAILED"
+    assert result["error"] == "States.Timeout"
+    assert ended == _at(8.25)

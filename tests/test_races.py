@@ -49,22 +49,32 @@ def slow_loop_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(steps, "decide_capacity", slow)
 
 
-def race(aws: LocalAws, stack: LocalStack) -> list[tuple[float, int]]:
-    """Start one loop execution, push 1 s later; return every desired count set, by seconds since START."""
+def race(
+    aws: LocalAws,
+    stack: LocalStack,
+    *,
+    push_at: timedelta = PUSH_AT,
+    budget_seconds: int = 5,
+    with_eventbridge_latency: bool = False,
+) -> list[tuple[float, int]]:
+    """Start one loop execution and push `push_at` later; return every desired count set, in seconds since START."""
     sets: list[tuple[float, int]] = []
 
     def record(parsed: dict[str, Any], **_: Any) -> None:
         sets.append(((aws.now() - START).total_seconds(), int(parsed["service"]["desiredCount"])))
 
     clients.ecs().meta.events.register("after-call.ecs.UpdateService", record)
-    loop = aws.start_execution(stack.scaler_arn, {"budget_seconds": 5})
+    loop = aws.start_execution(stack.scaler_arn, {"budget_seconds": budget_seconds})
 
     def push() -> None:
         entry = push_event_entry(audience=100_000, push_id="post-1", bus_name=stack.bus_name, source=SOURCE)
         aws.client("events").put_events(Entries=[entry])
-        stack.deliver_events()
+        if with_eventbridge_latency:
+            stack.deliver_events_later()
+        else:
+            stack.deliver_events()
 
-    aws.at(START + PUSH_AT, push)
+    aws.at(START + push_at, push)
     assert aws.wait_for(loop, timeout_sim_seconds=60)["status"] == "SUCCEEDED"
     return sets
 
@@ -127,21 +137,13 @@ def test_under_typical_latency_no_interleaving_loses_the_push(push_offset_ms: in
     once they were set."""
     with local_aws(latency="typical", seed=interleave_seed) as aws:
         stack = stack_with_traffic(aws)
-        sets: list[tuple[float, int]] = []
-
-        def record(parsed: dict[str, Any], **_: Any) -> None:
-            sets.append(((aws.now() - START).total_seconds(), int(parsed["service"]["desiredCount"])))
-
-        clients.ecs().meta.events.register("after-call.ecs.UpdateService", record)
-        loop = aws.start_execution(stack.scaler_arn, {"budget_seconds": 9})
-
-        def push() -> None:
-            entry = push_event_entry(audience=100_000, push_id="post-1", bus_name=stack.bus_name, source=SOURCE)
-            aws.client("events").put_events(Entries=[entry])
-            stack.deliver_events_later()
-
-        aws.at(START + timedelta(milliseconds=push_offset_ms), push)
-        assert aws.wait_for(loop, timeout_sim_seconds=60)["status"] == "SUCCEEDED"
+        sets = race(
+            aws,
+            stack,
+            push_at=timedelta(milliseconds=push_offset_ms),
+            budget_seconds=9,
+            with_eventbridge_latency=True,
+        )
         aws.run_until(aws.now() + timedelta(seconds=10))
         final = world.ecs_desired(aws, "prod", "api")
         state = store.read_target_items(stack.table_name, "api").state

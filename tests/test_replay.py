@@ -140,6 +140,9 @@ def test_in_the_idealised_world_surge_answers_a_push_in_the_same_instant_and_nev
     loop = runs["surge"].loop
     assert loop is not None
     assert loop["executions"] == 4  # the schedule at 0, 60, 120 and 180 s
+    # Each execution loops for its 55 s budget (Express bills that duration).
+    assert len(loop["execution_seconds"]) == 4
+    assert all(55 <= seconds <= 56 for seconds in loop["execution_seconds"]), loop["execution_seconds"]
     assert loop["lambda_invocations"] > 0
     assert loop["state_transitions"] > loop["lambda_invocations"]
     assert loop["metric_requests"] > 0
@@ -320,3 +323,47 @@ def test_scenario_errors_are_one_line() -> None:
     with pytest.raises(ScenarioError) as caught:
         parse_scenario({"name": "x"}, base_dir=FIXTURES)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.statemachine
+def test_a_partial_alb_minute_is_first_published_short_then_revised_upward() -> None:
+    from datetime import timedelta
+
+    from surge_cli import world
+    from surge_cli.localaws import LocalAws
+    from surge_cli.replay.policies.surge import _AlbPublisher
+    from surge_cli.replay.scenario import LOAD_BALANCER
+
+    loaded = with_config(load_scenario(FIXTURES / "tiny.json"), alb_first_publication_share=0.4)
+    start = loaded.scenario.start_utc
+
+    def minute_sum(aws: LocalAws) -> float | None:
+        result = aws.client("cloudwatch").get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "alb",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": world.ALB_NAMESPACE,
+                            "MetricName": "RequestCount",
+                            "Dimensions": [{"Name": "LoadBalancer", "Value": LOAD_BALANCER}],
+                        },
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                }
+            ],
+            StartTime=start,
+            EndTime=start + timedelta(seconds=60),
+        )["MetricDataResults"][0]["Values"]
+        return result[0] if result else None
+
+    with LocalAws(start=start) as aws:
+        _AlbPublisher(aws, loaded).start()
+        # tiny.json: 150 rps over the first minute = 9,000 requests; it closes at 60 s and appears 60 s later.
+        aws.run_until(start + timedelta(seconds=119))
+        assert minute_sum(aws) is None
+        aws.run_until(start + timedelta(seconds=120))
+        assert minute_sum(aws) == pytest.approx(0.4 * 9_000)  # first publication: 40 % of the minute
+        aws.run_until(start + timedelta(seconds=180))
+        assert minute_sum(aws) == pytest.approx(9_000)  # revised 60 s later (alb_revision_delay_seconds)

@@ -120,20 +120,23 @@ def reconcile(decision: Decision, scaling: ScalingConfig, fresh: FreshView, now:
     if decided is None:
         return result(Outcome.SUPERSEDED, None, "the decision had no desired count")
     if decision.action is Action.SCALE_OUT or (decision.action is Action.STEADY and not moved):
-        wanted = max(decided, floor)
+        # A steady decision only changes a group's limits: it keeps whatever count is there now.
+        kept = current if decision.action is Action.STEADY and current is not None else decided
+        kept = max(scaling.min_units, min(scaling.max_units, kept))
+        wanted = max(kept, floor)
         if current is not None and decision.action is Action.SCALE_OUT and wanted <= current:
             return result(
                 Outcome.SUPERSEDED,
                 None,
                 f"already at {current} units (another change got there first); {wanted} needed",
             )
-        if wanted > decided:
+        if wanted > kept:
             return result(
                 Outcome.RAISED_TO_NEW_FLOOR,
                 wanted,
                 f"raised from {decided} to {wanted}: a floor appeared after the decision (a new push hold or event)",
             )
-        return result(Outcome.AS_DECIDED, decided, decision.explanation)
+        return result(Outcome.AS_DECIDED, wanted, decision.explanation)
     if decision.action is Action.STEADY:
         return result(Outcome.SUPERSEDED, None, "the target changed since this decision; re-decided next iteration")
     # Scale-in (including lowering to max_units).

@@ -394,10 +394,10 @@ def loop_usage(aws: LocalAws, executions: list[str], metrics_requested: int) -> 
     if aws.latency.profile.idealised:  # handlers take no simulated time: bill their real duration
         warm = sorted(i.wall_seconds for i in invocations if not i.cold_start) or [0.0]
         typical = warm[len(warm) // 2]
-        durations = [typical if i.cold_start else i.wall_seconds for i in invocations]
+        handler_seconds = [typical if i.cold_start else i.wall_seconds for i in invocations]
     else:  # the simulated duration: what the handler spent waiting for AWS and computing (Lambda bills it)
-        durations = [i.sim_seconds for i in invocations]
-    billed_seconds = [math.ceil(d * 1000) / 1000 for d in durations]
+        handler_seconds = [i.sim_seconds for i in invocations]
+    billed_seconds = [math.ceil(d * 1000) / 1000 for d in handler_seconds]
     gb_seconds = sum(s * i.memory_mb / 1024 for s, i in zip(billed_seconds, invocations, strict=True))
     return {
         "executions": len(executions),
