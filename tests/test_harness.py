@@ -467,3 +467,12 @@ def test_a_task_timeout_runs_on_the_simulated_clock() -> None:
     assert result["status"] == "FAILED"
     assert result["error"] == "States.Timeout"
     assert ended == _at(8.25)
+
+
+def test_an_execution_still_waiting_for_its_start_delay_does_not_hold_up_the_exit() -> None:
+    started = time.perf_counter()
+    with LocalAws(start=START, stall_timeout=10, latency=_profile()) as aws:
+        machine = aws.create_state_machine("toy-wait", {"StartAt": "W", "States": {"W": {"Type": "Succeed"}}})
+        arn = aws.start_execution(machine, None)  # its first state is 0.25 s away; the harness exits now
+        assert aws.describe(arn)["status"] == "RUNNING"
+    assert time.perf_counter() - started < 5  # no wait for a flow that never began (stall timeout is 10 s)

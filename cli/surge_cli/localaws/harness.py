@@ -229,6 +229,7 @@ class _ExecutionRecord:
     arn: str
     finished: bool = False
     error: BaseException | None = None
+    started: bool = False  # its thread exists (an execution start can wait for the latency model's delay)
 
 
 class LocalAws:
@@ -360,6 +361,10 @@ class LocalAws:
             if first:
                 self.clock.shutdown()  # after the stops, so loops end instead of spinning
                 first = False
+                with self._lock:  # a start still waiting for its delay never comes now: its timer is gone
+                    for record in pending:
+                        if not record.started:
+                            record.finished = True
             if not pending and self.clock.wait_idle(0):
                 return []
             if time.perf_counter() > deadline:
@@ -589,6 +594,11 @@ class LocalAws:
         with self._lock:
             self._executions[arn] = _ExecutionRecord(worker=worker, arn=arn)
             return (next(self._exec_seq),)
+
+    def on_execution_thread_start(self, worker: Any) -> None:
+        arn = str(worker._evaluation_details.execution_details.arn)
+        with self._lock:
+            self._executions[arn].started = True
 
     def on_execution_end(self, worker: Any, error: BaseException | None) -> None:
         arn = str(worker._evaluation_details.execution_details.arn)
