@@ -117,6 +117,10 @@ def write_plot(path: Path, loaded: LoadedScenario, runs: list[PolicyRun]) -> Non
     unit_rps = scenario.target.unit_capacity_rps
     minutes = [t / 60 for t in range(scenario.duration_seconds)]
     figure, axes = plt.subplots(len(runs), 1, figsize=(12, 2.8 * len(runs)), sharex=True, sharey=True, squeeze=False)
+    top_rps = 1.05 * max(
+        [*loaded.demand_rps, *(max(s.capacity_rps, s.desired_units * unit_rps) for run in runs for s in run.seconds)],
+        default=1.0,
+    )
     for axis, run in zip(axes[:, 0], runs, strict=True):
         axis.fill_between(minutes, loaded.demand_rps, color="tab:red", alpha=0.25, label="demand (rps)")
         axis.plot(minutes, [s.capacity_rps for s in run.seconds], color="tab:blue", label="in-service capacity (rps)")
@@ -129,7 +133,7 @@ def write_plot(path: Path, loaded: LoadedScenario, runs: list[PolicyRun]) -> Non
             label="desired units (as capacity)",
         )
         axis.set_ylabel("rps")
-        axis.set_ylim(bottom=0)
+        axis.set_ylim(0, max(top_rps, 1.0))  # every panel shows every policy's highest count
         axis.set_title(run.policy, loc="left", fontsize=10)
         units_axis = axis.twinx()
         low, high = axis.get_ylim()
