@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from surge_cli.localaws.latency import PROFILES, SOURCES
-from surge_cli.replay.output import response_cell, seconds_text
+from surge_cli.replay.output import goal_text, ratio_text, response_cell, seconds_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_SCENARIO = "artist-post"
@@ -32,14 +32,15 @@ def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def demo_table(report: dict[str, Any]) -> str:
     rows = _ordered([r for r in report["scenarios"] if r["scenario"] == DEMO_SCENARIO])
     lines = [
-        "| policy | served % | dropped requests | s under capacity | max units | unit-hours | actions "
-        "| push -> first capacity call | push -> 90 % of peak need |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| policy | served % | dropped requests | s under capacity | max units | unit-hours | vs oracle at target "
+        "| actions | push -> first capacity call | push -> 90 % of peak need |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {_policy_name(r['policy'])} | {100 * r['served_fraction']:.2f} | {r['dropped_requests']:,.0f} "
-            f"| {r['seconds_under_capacity']} | {r['max_units']} | {r['unit_hours']:.1f} | {r['scaling_actions']} "
+            f"| {r['seconds_under_capacity']} | {r['max_units']} | {r['unit_hours']:.1f} "
+            f"| {ratio_text(r.get('unit_hours_vs_oracle_at_target'))} | {r['scaling_actions']} "
             f"| {response_cell(r['first_response'], 'first_call_seconds')} "
             f"| {response_cell(r['first_response'], 'covered_seconds')} |"
         )
@@ -100,8 +101,9 @@ def latency_table() -> str:
 def bench_table(report: dict[str, Any]) -> str:
     scenarios = sorted({r["scenario"] for r in report["scenarios"]})
     lines = [
-        "| scenario | policy | served % | s under capacity | unit-hours | push -> first call | push -> 90 % of need |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | policy | served % | s under capacity | unit-hours | vs oracle at target | push -> first call "
+        "| push -> 90 % of need |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in scenarios:
         for r in _ordered([r for r in report["scenarios"] if r["scenario"] == name]):
@@ -110,6 +112,7 @@ def bench_table(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {_policy_name(r['policy'])} | {100 * r['served_fraction']:.2f} "
                 f"| {r['seconds_under_capacity']} | {r['unit_hours']:.1f} "
+                f"| {ratio_text(r.get('unit_hours_vs_oracle_at_target'))} "
                 f"| {response_cell(r['first_response'], 'first_call_seconds')} "
                 f"| {response_cell(r['first_response'], 'covered_seconds')} |"
             )
@@ -132,6 +135,20 @@ def sensitivity_table(report: dict[str, Any]) -> str:
             cells += [f"{100 * r[factor]['served_fraction']:.2f}", f"{r[factor]['unit_hours']:.1f}"]
         lines.append(
             f"| {r['scenario']} ({r['truth_rps_per_audience']:g}) | {_policy_name(r['policy'])} | {' | '.join(cells)} |"
+        )
+    return "\n".join(lines)
+
+
+def goals_table(report: dict[str, Any]) -> str:
+    checks = report.get("goals")
+    if not checks:
+        return "(run the full bench for the goals)"
+    lines = ["| check | figure | goal | met |", "|---|---|---|---|"]
+    for c in checks:
+        sign = ">=" if c["at_least"] else "<="
+        lines.append(
+            f"| {c['check']} | {goal_text(c, c['figure'])} | {sign} {goal_text(c, c['goal'])} | "
+            f"{'yes' if c['met'] else '**no**'} |"
         )
     return "\n".join(lines)
 
@@ -181,6 +198,7 @@ BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench": bench_table,
     "sensitivity": sensitivity_table,
     "first-response": first_response_table,
+    "goals": goals_table,
     "costs": costs_table,
 }
 

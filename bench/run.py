@@ -26,7 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from surge_cli.replay.output import KPI_COLUMNS, kpi_cells, seconds_text
+from surge_cli.replay.output import KPI_COLUMNS, goal_text, kpi_cells, seconds_text
 from surge_cli.replay.policies import applicable_policies
 from surge_cli.replay.run import replay
 from surge_cli.replay.scenario import LoadedScenario, load_scenario
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"scenarios": main_table(console, loaded_all)}
     if not args.quick:
         report["sensitivity"] = sensitivity(console, loaded_all, report["scenarios"])
+        report["goals"] = goals(console, loaded_all, report["scenarios"], report["sensitivity"])
         report["latency_worlds"] = latency_worlds(console, loaded_all["artist-post"])
         report["first_response"] = first_response_sweep(console, loaded_all, args.seeds)
     if args.json is not None:
@@ -129,6 +130,7 @@ def sensitivity(
                     "guess_rps_per_audience": guess,
                     "served_fraction": result["served_fraction"],
                     "unit_hours": result["unit_hours"],
+                    "unit_hours_vs_oracle_at_target": result["unit_hours_vs_oracle_at_target"],
                 }
             console.print(f"sensitivity: {name} at {factor:g}x ({guess:g})", style="dim")
         for policy, cells in by_policy.items():
@@ -140,6 +142,80 @@ def sensitivity(
             rows.append({"scenario": name, "truth_rps_per_audience": truth, "policy": policy, **cells})
     console.print(table)
     return rows
+
+
+HIGH_RESOLUTION_PERIOD_SECONDS = 10
+GOAL_SERVED_HR = 0.99
+GOAL_RATIO_HR = 1.3
+GOAL_SERVED_ALB = {"0.5x": 0.975, "1x": 0.99, "2x": 0.99}
+GOAL_RATIO_ALB = 1.4
+GOAL_ORGANIC_RAMP_HR = 0.995
+GOAL_NOISY_FLAT_ACTIONS_PER_HOUR = 3
+
+
+def goals(
+    console: Console,
+    loaded_all: dict[str, LoadedScenario],
+    main_results: list[dict[str, Any]],
+    sensitivity_rows: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Surge's figures beside the goals (issue 10): every push scenario x guess (0.5x, 1x, 2x of the truth) x
+    {ALB minutes only, a 10 s high-resolution metric}; never below fast-autoscaler; organic ramp with a
+    high-resolution metric; noisy flat's actions per hour."""
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, figure: float, goal: float, at_least: bool, text: str) -> None:
+        met = figure >= goal - 1e-12 if at_least else figure <= goal + 1e-12
+        checks.append({"check": name, "figure": figure, "goal": goal, "at_least": at_least, "met": met, "text": text})
+
+    by = {(r["scenario"], r["policy"]): r for r in sensitivity_rows}
+    for name in SENSITIVITY_SCENARIOS:
+        base = loaded_all.get(name)
+        truth = truth_of(base) if base is not None else None
+        if base is None or truth is None or (name, "surge") not in by:
+            continue
+        fast = by[(name, "fast-autoscaler")]
+        for factor in GUESS_FACTORS:
+            key = f"{factor:g}x"
+            alb = by[(name, "surge")][key]
+            variant = base.with_config(
+                push_rps_per_audience=round(truth * factor, 6),
+                high_resolution_metric_period_seconds=HIGH_RESOLUTION_PERIOD_SECONDS,
+            )
+            _, (hr,) = replay(variant, ["surge"])
+            console.print(f"goals: {name} at {key} with a {HIGH_RESOLUTION_PERIOD_SECONDS} s metric", style="dim")
+            label = f"{name} {key}"
+            check(f"{label} ALB: served", alb["served_fraction"], GOAL_SERVED_ALB[key], True, "served %")
+            check(f"{label} ALB: vs oracle@target", alb["unit_hours_vs_oracle_at_target"], GOAL_RATIO_ALB, False, "x")
+            check(f"{label} HR10: served", hr["served_fraction"], GOAL_SERVED_HR, True, "served %")
+            check(f"{label} HR10: vs oracle@target", hr["unit_hours_vs_oracle_at_target"], GOAL_RATIO_HR, False, "x")
+            fast_served = fast[key]["served_fraction"]
+            check(f"{label} ALB: served - fast-autoscaler's", alb["served_fraction"] - fast_served, 0.0, True, "pp")
+    by_main = {(r["scenario"], r["policy"]): r for r in main_results}
+    for scenario in sorted({r["scenario"] for r in main_results}):
+        surge, fast = by_main.get((scenario, "surge")), by_main.get((scenario, "fast-autoscaler"))
+        if surge is not None and fast is not None:
+            gap = surge["served_fraction"] - fast["served_fraction"]
+            check(f"{scenario}: served - fast-autoscaler's", gap, 0.0, True, "pp")
+    ramp = loaded_all.get("organic-ramp")
+    if ramp is not None:
+        _, (hr,) = replay(ramp.with_config(high_resolution_metric_period_seconds=10), ["surge"])
+        check("organic-ramp HR10: served", hr["served_fraction"], GOAL_ORGANIC_RAMP_HR, True, "served %")
+    noisy = by_main.get(("noisy-flat", "surge"))
+    if noisy is not None:
+        hours = loaded_all["noisy-flat"].scenario.duration_seconds / 3600
+        per_hour = noisy["scaling_actions"] / hours
+        check("noisy-flat: scaling actions per hour", per_hour, GOAL_NOISY_FLAT_ACTIONS_PER_HOUR, False, "per h")
+    table = Table(title="Goals: surge's figure beside each goal (typical latency)")
+    for column in ("check", "figure", "goal", "met"):
+        table.add_column(column, justify="left" if column == "check" else "right")
+    for c in checks:
+        sign = ">= " if c["at_least"] else "<= "
+        table.add_row(
+            c["check"], goal_text(c, c["figure"]), sign + goal_text(c, c["goal"]), "yes" if c["met"] else "NO"
+        )
+    console.print(table)
+    return checks
 
 
 def latency_worlds(console: Console, loaded: LoadedScenario) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from surge import push_steps
 from surge_cli.main import app
-from surge_cli.replay.kpis import fleet_kpis, loop_cost, policy_result
+from surge_cli.replay.kpis import fleet_kpis, loop_cost, oracle_at_target_unit_hours, policy_result
 from surge_cli.replay.policies import POLICIES
 from surge_cli.replay.scenario import LoadedScenario, ScenarioError, load_scenario, parse_scenario
 from surge_cli.replay.world import Fleet
@@ -77,6 +77,29 @@ def test_oracle_kpis_on_the_tiny_scenario() -> None:
     assert result["max_units"] == 4
     assert result["unit_hours"] == pytest.approx((2 * 50 + 4 * 70) / 3600)  # 380 unit-seconds = 0.1056 h
     assert result["scaling_actions"] == 1
+
+
+def test_unit_hours_against_an_oracle_at_the_target_utilization() -> None:
+    loaded = tiny()
+    # At 70 % of 100 rps a unit carries 70 rps: ceil(150 / 70) = 3 units for 60 s, ceil(350 / 70) = 5 for 60 s
+    # -> 480 unit-seconds = 0.1333 h. Static runs 2 units for 120 s = 0.0667 h -> 0.5x.
+    result = policy_result(POLICIES["static"](loaded, None), loaded)
+    assert result["oracle_at_target_unit_hours"] == pytest.approx(480 / 3600)
+    assert result["unit_hours_vs_oracle_at_target"] == pytest.approx(0.5)
+    # A calendar entry active over the first minute (lead 0) declaring 8 units: 8 x 60 + 5 x 60 = 780 s.
+    document = _tiny_document()
+    document["calendar"] = [
+        {
+            "name": "sale",
+            "start": "2026-01-21T20:00:00",
+            "end": "2026-01-21T20:01:00",
+            "time_zone": "Asia/Seoul",
+            "units": 8,
+            "lead_seconds": 0,
+        }
+    ]
+    with_entry = parse_scenario(document, base_dir=FIXTURES)
+    assert oracle_at_target_unit_hours(with_entry) == pytest.approx(780 / 3600)
 
 
 def test_loop_cost_arithmetic() -> None:

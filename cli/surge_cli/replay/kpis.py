@@ -136,8 +136,34 @@ def loop_cost(loop: dict[str, Any], duration_seconds: int) -> dict[str, Any]:
     }
 
 
+def oracle_at_target_unit_hours(loaded: LoadedScenario) -> float:
+    """Unit-hours of an oracle that runs exactly ceil(demand / (unit capacity x target utilization)) units each
+    second, clamped to [min, max] and never below a calendar entry's declared units while the entry is active
+    (start - lead to end): the capacity a perfect policy at the operator's own target utilization would pay for."""
+    scenario = loaded.scenario
+    target = scenario.target
+    per_unit_rps = target.unit_capacity_rps * scenario.config.target_utilization
+    floors = [
+        (
+            (entry.start_utc - scenario.start_utc).total_seconds() - entry.lead_seconds,
+            (entry.end_utc - scenario.start_utc).total_seconds(),
+            entry.units,
+        )
+        for entry in scenario.calendar
+    ]
+    unit_seconds = 0
+    for t, rps in enumerate(loaded.demand_rps):
+        units = units_at_full_load(rps, per_unit_rps)
+        units = max([units, *(u for start, end, u in floors if start <= t < end)])
+        unit_seconds += max(target.min_units, min(target.max_units, units))
+    return unit_seconds / 3600
+
+
 def policy_result(run: PolicyRun, loaded: LoadedScenario) -> dict[str, Any]:
     result = fleet_kpis(run, loaded.scenario)
+    at_target = oracle_at_target_unit_hours(loaded)
+    result["oracle_at_target_unit_hours"] = at_target
+    result["unit_hours_vs_oracle_at_target"] = result["unit_hours"] / at_target if at_target > 0 else None
     result["first_response"] = first_responses(run, loaded)
     if run.loop is not None:
         result.update(loop_cost(run.loop, loaded.scenario.duration_seconds))

@@ -31,6 +31,7 @@ KPI_COLUMNS = (
     "s under cap",
     "max units",
     "unit-hours",
+    "vs oracle@target",
     "actions",
     "push -> 1st call",
     "push -> 90% of need",
@@ -47,10 +48,26 @@ def kpi_cells(result: dict[str, Any]) -> list[str]:
         str(result["seconds_under_capacity"]),
         str(result["max_units"]),
         f"{result['unit_hours']:.1f}",
+        ratio_text(result.get("unit_hours_vs_oracle_at_target")),
         str(result["scaling_actions"]),
         response_cell(responses, "first_call_seconds"),
         response_cell(responses, "covered_seconds"),
     ]
+
+
+def goal_text(check: dict[str, Any], value: float) -> str:
+    """A bench goal's figure in its unit (`text`: served %, pp, x, or a unit name)."""
+    if check["text"] == "served %":
+        return f"{100 * value:.2f} %"
+    if check["text"] == "pp":
+        return f"{100 * value:+.2f} pp"
+    if check["text"] == "x":
+        return f"{value:.2f}x"
+    return f"{value:.1f} {check['text']}"
+
+
+def ratio_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def seconds_text(value: float | None) -> str:
