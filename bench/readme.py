@@ -153,6 +153,23 @@ def goals_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def safety_factor_table(report: dict[str, Any]) -> str:
+    rows = report.get("safety_factor")
+    if not rows:
+        return "(run the full bench for the safety factor's trade-off)"
+    factors = [k for k in rows[0] if k not in ("scenario", "guess", "default_factor")]
+    default = rows[0]["default_factor"]
+    header = " | ".join(f"factor {f}" + (" (default)" if float(f) == default else "") for f in factors)
+    lines = [f"| scenario | guess | {header} |", "|---|---|" + "---|" * len(factors)]
+    for r in rows:
+        cells = " | ".join(
+            f"{100 * r[f]['served_fraction']:.2f} % / {ratio_text(r[f]['unit_hours_vs_oracle_at_target'])}"
+            for f in factors
+        )
+        lines.append(f"| {r['scenario']} | {r['guess']} | {cells} |")
+    return "\n".join(lines)
+
+
 def first_response_table(report: dict[str, Any]) -> str:
     summary = report.get("first_response")
     if not summary:
@@ -199,6 +216,7 @@ BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "sensitivity": sensitivity_table,
     "first-response": first_response_table,
     "goals": goals_table,
+    "safety-factor": safety_factor_table,
     "costs": costs_table,
 }
 

@@ -9,7 +9,10 @@ Tables (all under each scenario's own latency profile, `typical` unless it says 
    truth (the pushes' `true_rps_per_audience`), on artist-post and overlapping-pushes, every policy;
 3. latency worlds: surge on artist-post with latency `none` (idealised), `typical` and `pessimistic`;
 4. first response over every bundled push scenario and `--seeds` seeds (latency jitter and interleaving):
-   p50 / p99 / max of PutEvents -> first capacity call, and of PutEvents -> 90 % of the peak need covered.
+   p50 / p99 / max of PutEvents -> first capacity call, and of PutEvents -> 90 % of the peak need covered;
+5. the push safety factor's trade-off: surge's served % and unit-hours against an oracle at the target
+   utilization, for factors 1.0, the default and 2.0, at each guess, ALB minutes only (the replays of this
+   table run in parallel, one process per core).
 Speed is simulated hours replayed per wall-clock minute, per policy (surge runs the real state machine).
 """
 
@@ -18,14 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from surge.core.config import DEFAULT_PUSH_SAFETY_FACTOR
 from surge_cli.replay.output import KPI_COLUMNS, goal_text, kpi_cells, seconds_text
 from surge_cli.replay.policies import applicable_policies
 from surge_cli.replay.run import replay
@@ -54,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         report["goals"] = goals(console, loaded_all, report["scenarios"], report["sensitivity"])
         report["latency_worlds"] = latency_worlds(console, loaded_all["artist-post"])
         report["first_response"] = first_response_sweep(console, loaded_all, args.seeds)
+        report["safety_factor"] = safety_factor_tradeoff(console, loaded_all, report["sensitivity"])
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -278,6 +285,63 @@ def first_response_sweep(console: Console, loaded_all: dict[str, LoadedScenario]
         )
     console.print(table)
     return summary
+
+
+SAFETY_FACTORS = (1.0, DEFAULT_PUSH_SAFETY_FACTOR, 2.0)
+
+
+def _surge_with(job: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    path, config = job
+    _, (result,) = replay(load_scenario(Path(path)).with_config(**config), ["surge"])
+    return {k: result[k] for k in ("served_fraction", "unit_hours", "unit_hours_vs_oracle_at_target")}
+
+
+def safety_factor_tradeoff(
+    console: Console, loaded_all: dict[str, LoadedScenario], sensitivity_rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Served % against unit-hours (vs an oracle at the target utilization) for each push safety factor and guess:
+    the table the default factor was chosen from. The default's cells are the sensitivity table's own runs."""
+    by = {(r["scenario"], r["policy"]): r for r in sensitivity_rows}
+    jobs: dict[tuple[str, str, float], tuple[str, dict[str, Any]]] = {}
+    rows: list[dict[str, Any]] = []
+    for name in SENSITIVITY_SCENARIOS:
+        base = loaded_all.get(name)
+        truth = truth_of(base) if base is not None else None
+        if base is None or truth is None or (name, "surge") not in by or base.path is None:
+            continue
+        for guess in GUESS_FACTORS:
+            for factor in SAFETY_FACTORS:
+                if not math.isclose(factor, DEFAULT_PUSH_SAFETY_FACTOR):
+                    config = {"push_rps_per_audience": round(truth * guess, 6), "push_safety_factor": factor}
+                    jobs[(name, f"{guess:g}x", factor)] = (str(base.path), config)
+    with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        done = dict(zip(jobs, pool.map(_surge_with, jobs.values()), strict=True))
+    table = Table(title="Push safety factor: surge's served % / unit-hours vs oracle at target (ALB minutes only)")
+    table.add_column("scenario")
+    table.add_column("guess")
+    for factor in SAFETY_FACTORS:
+        label = f"{factor:g}" + (" (default)" if math.isclose(factor, DEFAULT_PUSH_SAFETY_FACTOR) else "")
+        table.add_column(f"factor {label}", justify="right")
+    for name in SENSITIVITY_SCENARIOS:
+        if (name, "surge") not in by:
+            continue
+        for guess in GUESS_FACTORS:
+            key = f"{guess:g}x"
+            cells: dict[str, dict[str, Any]] = {}
+            for factor in SAFETY_FACTORS:
+                found = done.get((name, key, factor))
+                cells[f"{factor:g}"] = found if found is not None else by[(name, "surge")][key]
+            rows.append({"scenario": name, "guess": key, "default_factor": DEFAULT_PUSH_SAFETY_FACTOR, **cells})
+            table.add_row(
+                name,
+                key,
+                *(
+                    f"{100 * c['served_fraction']:.2f} % / {c['unit_hours_vs_oracle_at_target']:.2f}x"
+                    for c in cells.values()
+                ),
+            )
+    console.print(table)
+    return rows
 
 
 if __name__ == "__main__":

@@ -48,7 +48,13 @@ def asg_target(target_id: str = "web", *, load_balancer: str = LOAD_BALANCER, **
 
 def _scaling(overrides: dict[str, Any]) -> dict[str, Any]:
     # 100 rps per unit at 50 % utilization: a unit per 50 rps, so the arithmetic in tests is easy to check.
+    # These tests check mechanics (paths, retries, races, journals, notifications) on exact unit counts, so by
+    # default a push is sized for the guess itself (safety factor 1) and the reactive rule is the plain one (no
+    # trend headroom); both defaults are checked on the real state machine in test_scaler_statemachine
+    # (`test_a_rising_demand_gets_the_trend_headroom_...`) and test_push_path (`test_by_default_a_push_...`).
     return {
+        "push_safety_factor": 1.0,
+        "trend_max_extra_fraction": 0.0,
         "min_units": 2,
         "max_units": 50,
         "unit_capacity_rps": 100,

@@ -161,10 +161,42 @@ def test_scaling_defaults() -> None:
         "scale_in_tolerance": 0.1,
         "metric_max_age_seconds": 300,
         "push_rps_per_audience": 0.01,
+        "push_safety_factor": 1.4,
+        "push_rate_quantile": 0.9,
         "push_min_hold_seconds": 600,
         "push_hold_seconds": 1_800,
+        "unit_startup_seconds": 60,
+        "trend_max_extra_fraction": 1.0,
+        "trend_min_rise_per_minute": 0.2,
         "dry_run": False,
     }
+
+
+def test_an_old_config_document_without_the_new_fields_still_loads() -> None:
+    # The document `make deploy` wrote before push sizing and trend headroom existed.
+    old = {key: value for key, value in _scaling().items() if not key.startswith(("push_safety", "trend_"))}
+    assert ScalingConfig.model_validate(old).push_safety_factor == 1.4
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("push_safety_factor", 0.5, "push_safety_factor: Input should be greater than or equal to 1 (got: 0.5)"),
+        ("push_rate_quantile", 1.5, "push_rate_quantile: Input should be less than or equal to 1 (got: 1.5)"),
+        ("unit_startup_seconds", -1, "unit_startup_seconds: Input should be greater than or equal to 0 (got: -1)"),
+        ("trend_max_extra_fraction", 6, "trend_max_extra_fraction: Input should be less than or equal to 5 (got: 6)"),
+        ("trend_min_rise_per_minute", -0.1, "trend_min_rise_per_minute: Input should be greater than or equal to 0"),
+    ],
+)
+def test_the_new_decision_fields_are_validated_naming_the_field_and_range(
+    field: str, value: float, message: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ScalingConfig.model_validate(_scaling(**{field: value}))
+    text = describe_validation_error(caught.value, model=ScalingConfig)
+    assert message in text
+    assert "; allowed: " in text
+    assert "\n" not in text
 
 
 def test_several_problems_are_reported_together_in_field_order() -> None:

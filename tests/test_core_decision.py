@@ -456,7 +456,7 @@ def test_active_hold_blocks_scale_in() -> None:
     assert decision.desired_units == 30
     assert decision.push_floor_units == 20
     assert decision.active_holds == ["push-1"]
-    assert decision.explanation == "holding 30 units: push hold push-1 is active"
+    assert decision.explanation == "holding 30 units: push hold push-1 is active (its response has not passed its peak)"
 
 
 def test_active_hold_sets_a_floor() -> None:

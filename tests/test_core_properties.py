@@ -24,6 +24,7 @@ from surge.core.signals import (
     RateSample,
     TargetSignals,
     TargetState,
+    units_for_rps,
 )
 
 REF = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -261,9 +262,25 @@ def test_desired_is_always_within_min_and_max(case: Case) -> None:
         assert scaling.min_units <= decision.desired_units <= scaling.max_units
 
 
+def _observed_peak_rps(case: Case, hold: Hold) -> float | None:
+    """The highest rate since `hold`'s push that the metrics show now (its own source: the high-resolution metric
+    when it has datapoints since the push, else the ALB minutes), up to the next push if one followed."""
+    later = [h.started_at for h in case.signals.holds if h.started_at > hold.started_at and h.push_id != hold.push_id]
+    until = min((t for t in later if t <= case.now), default=None)
+    for samples in (case.signals.high_resolution_samples, case.signals.request_samples):
+        since = [
+            s
+            for s in samples
+            if hold.started_at < s.end <= case.now + timedelta(seconds=1) and (until is None or s.start < until)
+        ]
+        if since:
+            return max(s.rps for s in since)
+    return None
+
+
 @PROPERTY_SETTINGS
 @given(cases(capacity_known=True, force_active=True))
-def test_never_lower_while_a_hold_or_event_is_active(case: Case) -> None:
+def test_never_lower_during_an_event_nor_below_a_holds_observed_peak_before_its_minimum(case: Case) -> None:
     decision = case.decide()
     # The forced hold (before its minimum) or event (inside its window) is seen as active ...
     assert "push-active" in decision.active_holds or "event-active" in decision.active_events
@@ -271,11 +288,27 @@ def test_never_lower_while_a_hold_or_event_is_active(case: Case) -> None:
     for hold in case.signals.holds:
         if hold.started_at <= case.now < hold.min_until:
             assert hold.push_id in decision.active_holds
+    events = [e for e in case.signals.calendar if e.active_from <= case.now < e.active_until]
     for event in case.signals.calendar:
         starts = event.start_at - timedelta(seconds=event.lead_seconds)
         if starts <= case.now < event.end_at + timedelta(seconds=event.hold_after_seconds):
             assert event.name in decision.active_events
-    _assert_not_lowered(decision, case)
+    within_minimum = [h for h in case.signals.holds if h.started_at <= case.now < h.min_until]
+    peaks = [_observed_peak_rps(case, h) for h in within_minimum]
+    if events or any(p is None for p in peaks):
+        # an event, or a hold with no evidence of its response yet: never lower
+        _assert_not_lowered(decision, case)
+        return
+    assert case.signals.capacity is not None
+    assert decision.desired_units is not None
+    scaling = case.target.scaling
+    if decision.desired_units < case.signals.capacity.desired_units:
+        # a hold whose response has shown its size may give back what no measurement asked for, never what the
+        # observed peak needed before its minimum ends
+        for peak in peaks:
+            assert peak is not None
+            need = units_for_rps(peak, scaling.unit_capacity_rps, scaling.target_utilization)
+            assert decision.desired_units >= min(max(need, scaling.min_units), scaling.max_units)
 
 
 MISSING_SIGNALS = ("no_samples", "metric_error", "store_error", "store_error_and_no_store_data")
@@ -369,8 +402,11 @@ def test_every_action_respects_its_guards_and_takes_its_route(case: Case) -> Non
     if decision.desired_units < current and current <= scaling.max_units:
         state = case.signals.state
         assert (decision.action, decision.reason) == (Action.SCALE_IN, Reason.SCALE_IN)
-        assert current - decision.desired_units <= scaling.max_scale_in_step_units
-        assert decision.active_holds == []
+        if not decision.active_holds:
+            assert current - decision.desired_units <= scaling.max_scale_in_step_units
+        # a hold lets scale-in through only once its response has shown its size, and never below its floor
+        # (units above what any measurement needed may go in one step)
+        assert decision.desired_units >= min(decision.push_floor_units, scaling.max_units)
         assert decision.active_events == []
         assert case.signals.store_error is None
         assert decision.demand_rps is not None
@@ -383,7 +419,7 @@ def test_every_action_respects_its_guards_and_takes_its_route(case: Case) -> Non
     if decision.desired_units > current:
         assert decision.action is Action.SCALE_OUT
         assert decision.next_state.last_scale_out_at == case.now
-    if decision.active_holds or decision.active_events:
+    if decision.active_events:
         _assert_not_lowered(decision, case)
     if decision.desired_units == current:
         assert decision.action is Action.STEADY

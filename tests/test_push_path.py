@@ -72,6 +72,23 @@ def test_a_push_scales_out_in_one_fast_path_execution(aws: LocalAws, stack: Loca
     assert items.holds[0].max_until == sent + timedelta(seconds=1800)
 
 
+def test_by_default_a_push_is_sized_for_the_safety_factor_over_the_guess(aws: LocalAws) -> None:
+    from surge.core.config import DEFAULT_PUSH_SAFETY_FACTOR
+
+    # The shared test config sizes for the guess itself; here the target keeps the default safety factor.
+    stack = deploy(aws, ecs_target(push_safety_factor=DEFAULT_PUSH_SAFETY_FACTOR))
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    for minutes_ago in range(2, 12):
+        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+    result = aws.wait_for(push(aws, stack, audience=100_000, push_id="post-1")[0], timeout_sim_seconds=30)
+    assert result["status"] == "SUCCEEDED"
+    # No calibration history: 100 rps now + 100,000 x 0.01 x the factor, at 50 rps per unit
+    expected = -(-(BASELINE_RPS + 100_000 * 0.01 * DEFAULT_PUSH_SAFETY_FACTOR) // 50)
+    assert desired(aws) == expected > 22
+    hold = store.read_target_items(stack.table_name, "api").holds[0]
+    assert (hold.units, hold.baseline_rps) == (expected, BASELINE_RPS)  # the baseline the loop corrects from
+
+
 PUSH_TO_CAPACITY_BOUND = timedelta(seconds=5)
 """PutEvents -> the capacity call has landed, typical latencies, every function of the path cold: EventBridge
 ~0.5 s, Express start ~0.05 s, three cold invocations (~1 s init each), ~10 AWS calls (~0.6 s)."""

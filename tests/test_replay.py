@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from surge import push_steps
+from surge.core.config import DEFAULT_PUSH_SAFETY_FACTOR
 from surge_cli.main import app
 from surge_cli.replay.kpis import fleet_kpis, loop_cost, oracle_at_target_unit_hours, policy_result
 from surge_cli.replay.policies import POLICIES
@@ -152,10 +153,11 @@ def test_in_the_idealised_world_surge_answers_a_push_in_the_same_instant_and_nev
     runs = {name: POLICIES[name](loaded, None) for name in ("surge", "oracle")}
     surge = policy_result(runs["surge"], loaded)
     oracle = policy_result(runs["oracle"], loaded)
-    # The push at 32 s goes through the real fast path (EventBridge rule -> PushFastPath): it sizes a hold for
-    # 50 + 35,000 x 0.01 = 400 rps -> ceil(400 / (100 x 0.5)) = 8 units and applies it in the same instant
-    # (latency "none": every AWS step takes no time; the figures of the world before latencies existed).
-    assert runs["surge"].changes[0] == (32, 8)
+    # The push at 32 s goes through the real fast path (EventBridge rule -> PushFastPath): with no calibration
+    # history it sizes a hold for 50 + 35,000 x 0.01 x the safety factor 1.4 = 540 rps -> ceil(540 / (100 x 0.5))
+    # = 11 units and applies it in the same instant (latency "none": every AWS step takes no time).
+    assert DEFAULT_PUSH_SAFETY_FACTOR == 1.4
+    assert runs["surge"].changes[0] == (32, 11)
     assert surge["first_response"]["p-1"]["first_call_seconds"] == 0
     # The oracle needs ceil(400 / 100) = 4 units at the peak; 90 % of that is covered by the 8 units at once.
     assert surge["first_response"]["p-1"] == {"first_call_seconds": 0, "covered_seconds": 0, "peak_need_units": 4}
@@ -203,8 +205,10 @@ def test_a_high_resolution_metric_is_read_through_the_real_path_and_decides_befo
     assert run.details is not None
     first = run.details["journal"][0]
     # Demand jumps from 50 to 1,000 rps at 60 s. The 10 s period [60, 70) is published at 75 s; the ALB minute
-    # [60, 120) only at 180 s. The first scale-out cites the high-resolution metric: ceil(1,000 / 50) = 20 units.
-    assert (first["demand_source"], first["winner"], first["to_units"]) == ("high_resolution", "reactive", 20)
+    # [60, 120) only at 180 s. The first scale-out cites the high-resolution metric: ceil(1,000 / 50) = 20 units
+    # plus the trend's headroom for a rise that steep (at most 100 % of the demand: 40 units).
+    assert (first["demand_source"], first["winner"]) == ("high_resolution", "reactive")
+    assert 20 < first["to_units"] <= 40
     assert 75 <= first["t_seconds"] < 90
 
     without = with_config(loaded, high_resolution_metric_period_seconds=None)
@@ -221,8 +225,8 @@ def test_a_push_delivered_twice_is_two_fast_path_executions_and_one_hold() -> No
     assert run.details is not None
     ends = sorted(e["last_state"] for e in run.details["push_executions"])
     assert ends == ["AlreadyHandled", "PushApplied"]
-    assert run.details["holds"] == [{"push_id": "p-1", "units": 8}]
-    assert [(j["from_units"], j["to_units"], j["winner"]) for j in run.details["journal"]] == [(2, 8, "push")]
+    assert run.details["holds"] == [{"push_id": "p-1", "units": 11}]
+    assert [(j["from_units"], j["to_units"], j["winner"]) for j in run.details["journal"]] == [(2, 11, "push")]
     result = policy_result(run, loaded)
     assert list(result["first_response"]) == ["p-1"]  # one push, measured from its first delivery
 
@@ -390,3 +394,38 @@ def test_a_partial_alb_minute_is_first_published_short_then_revised_upward() -> 
         assert minute_sum(aws) == pytest.approx(0.4 * 9_000)  # first publication: 40 % of the minute
         aws.run_until(start + timedelta(seconds=180))
         assert minute_sum(aws) == pytest.approx(9_000)  # revised 60 s later (alb_revision_delay_seconds)
+
+
+@pytest.mark.statemachine
+def test_a_push_guessed_2x_too_low_is_corrected_within_one_iteration_of_the_datapoint_that_shows_the_ramp() -> None:
+    # Sized for 50 + 100,000 x 0.0075 = 800 rps -> 16 units at 50 rps per unit; the truth is 0.015 (1,550 rps,
+    # 31 units). The 10 s datapoints [60, 70) = 300 and [70, 80) = 800 rps appear at 75 s and 85 s: at 85 s the
+    # response (750 rps) is rising 500 rps per step, heading for 750 + min(50 rps/s x 40 s, 0.5 x 750) = 1,125
+    # -> 50 + 1,125 = 1,175 rps -> 24 units. One loop iteration is 5 s.
+    loaded = load_scenario(FIXTURES / "tiny-guess-low.json")
+    run = POLICIES["surge"](loaded, None)
+    assert run.details is not None
+    journal = run.details["journal"]
+    assert (journal[0]["to_units"], journal[0]["winner"]) == (16, "push")
+    corrected = journal[1]
+    assert corrected["to_units"] > 16
+    assert 85 <= corrected["t_seconds"] <= 85 + 5 + 2  # within one iteration (and the handlers' latency)
+    assert corrected["demand_source"] == "high_resolution"
+    assert "corrected 16 ->" in corrected["hold_floors"][0]
+    assert all(later["to_units"] >= corrected["to_units"] for later in journal[2:])  # never lowered while rising
+
+
+@pytest.mark.statemachine
+def test_a_push_guessed_2x_too_high_releases_capacity_to_the_observed_need() -> None:
+    # Sized for 50 + 100,000 x 0.03 = 3,050 rps -> 61 units; the response peaks at 1,550 rps -> 31 units. Once
+    # the response has shown its size (its peak reached 120 s earlier, not rising), the excess goes in one step
+    # (no measurement ever needed it); never below the peak's 31 units while the minimum hold (600 s) lasts.
+    loaded = load_scenario(FIXTURES / "tiny-guess-high.json")
+    run = POLICIES["surge"](loaded, None)
+    assert run.details is not None
+    journal = run.details["journal"]
+    assert [(j["from_units"], j["to_units"]) for j in journal] == [(2, 61), (61, 31)]
+    released = journal[1]
+    assert 220 <= released["t_seconds"] <= 300
+    assert released["winner"] == "push"
+    assert min(s.desired_units for s in run.seconds if s.t_seconds >= 60) == 31

@@ -63,6 +63,34 @@ def test_scale_out_within_one_iteration_then_stepwise_scale_in_after_cooldown(aw
     assert loop.value_at("api", START + timedelta(minutes=12)) == 2
 
 
+def ramp(minute: datetime) -> float:
+    """100 rps until 11:00, then +400 rps a minute: 500, 900, 1,300 ... (an unplanned surge, no push)."""
+    return LOW_RPS if minute < START else LOW_RPS + 400.0 * (1 + (minute - START) // timedelta(minutes=1))
+
+
+def test_a_rising_demand_gets_the_trend_headroom_for_the_rise_before_new_units_serve(aws: LocalAws) -> None:
+    from surge.core.config import ScalingConfig
+
+    default = ScalingConfig.model_fields["trend_max_extra_fraction"].default
+    loop = ecs_loop(aws, ramp, trend_max_extra_fraction=default)
+    loop.start()
+    aws.run_until(START + timedelta(minutes=3))
+    # 11:01's 900 rps appear at 11:02:30, after 11:00's 500: +400 rps in a minute (slope 6.67 rps/s, well above
+    # the 20 %/min threshold). A new unit serves 60 s after it is asked for and the minute's middle is 60 s old
+    # when it appears: 900 + min(6.67 x 120 = 800, 100 % of 900) = 1,700 rps -> 34 units, where the plain rule
+    # says 18.
+    # (At 11:01:30 the first step, 100 -> 500 rps, already asked for 500 + 500 = 1,000 rps: 20 units, not 10.)
+    assert loop.value_at("api", START + timedelta(seconds=100)) == 20
+    seen = START + timedelta(seconds=150)
+    assert loop.value_at("api", seen - timedelta(seconds=1)) == 20
+    first = loop.first_time("api", lambda units: units >= 34)
+    assert first is not None
+    assert seen <= first <= seen + timedelta(seconds=5)
+    # The datapoint ages while no newer one appears, so the lookahead grows (by 11:02:45, 135 s x 6.67 = 900 rps)
+    # until the cap: at most 100 % of the demand, 1,800 rps -> 36 units.
+    assert loop.value_at("api", START + timedelta(minutes=3)) == 36
+
+
 def test_an_active_push_hold_keeps_capacity_up(aws: LocalAws) -> None:
     loop = ecs_loop(aws)
     hold = Hold(

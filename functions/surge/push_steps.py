@@ -158,4 +158,9 @@ def _calibrate(table: str, target: TargetConfig, holds: list[Hold], samples: lis
 
 
 def _rate(calibration: Calibration, target: TargetConfig) -> float:
-    return calibration.rps_per_audience(prior=target.scaling.push_rps_per_audience)
+    scaling = target.scaling
+    return calibration.sizing_rps_per_audience(
+        prior=scaling.push_rps_per_audience,
+        safety_factor=scaling.push_safety_factor,
+        quantile=scaling.push_rate_quantile,
+    )

@@ -18,6 +18,7 @@ from surge.core.config import SurgeConfig, TargetConfig, TargetKind
 from surge.core.decision import Action, Decision, Reason, decide
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
 from surge.core.reconcile import FreshView, reconcile
+from surge.core.response import response_lookback_start
 from surge.core.signals import CurrentCapacity, GroupLimits, RateSample, ShadowCapacity, TargetSignals, TargetState
 from surge.models import (
     ApplyCapacityInput,
@@ -34,6 +35,9 @@ from surge.models import (
 )
 from surge.observability import logger, metrics
 
+RESPONSE_LOOKBACK_SECONDS = 3_600
+"""Metrics are read back to the start of every push hold still within its minimum, for at most an hour (a
+longer minimum hold keeps its sized units instead: surge.core.response.hold_floor)."""
 _METRIC_BY_ACTION = {Action.SCALE_OUT: "ScaleOut", Action.SCALE_IN: "ScaleIn", Action.STEADY: "LimitsChanged"}
 
 
@@ -75,14 +79,18 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
         for target in event.config.targets
         if (samples := _alb_samples_still_current(event.loop.alb_samples.get(target.id), target, now)) is not None
     }
+    items_by_target = {t.id: store.read_target_items(settings.table_name, t.id) for t in event.config.targets}
+    since = response_lookback_start(
+        [h for items in items_by_target.values() for h in items.holds], now, RESPONSE_LOOKBACK_SECONDS
+    )
     stale = [t for t in event.config.targets if t.id not in kept]
-    readings = read_request_metrics(SurgeConfig(targets=stale), now) if stale else MetricReadings()
+    readings = read_request_metrics(SurgeConfig(targets=stale), now, since=since) if stale else MetricReadings()
     for target_id, samples in kept.items():
         readings.request_samples[target_id] = samples
     current = capacity.read_capacity(event.config)
     signals = []
     for target in event.config.targets:
-        items = store.read_target_items(settings.table_name, target.id)
+        items = items_by_target[target.id]
         found = current.capacity.get(target.id)
         if (settings.dry_run or target.scaling.dry_run) and found is not None and items.state.shadow is not None:
             found = _shadowed(found, items.state.shadow)

@@ -157,6 +157,7 @@ class ReplayConfig(_Strict):
     loop_interval_seconds: int = Field(default=5, ge=1, le=60)
     target_utilization: float = Field(default=0.7, gt=0, le=1)
     push_rps_per_audience: float = Field(default=0.01, ge=0, le=10)
+    push_safety_factor: float | None = Field(default=None, ge=1, le=10, description="None: Surge's default")
     push_min_hold_seconds: int = Field(default=600, ge=0, le=86_400)
     push_hold_seconds: int = Field(default=1_800, ge=0, le=86_400)
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
@@ -216,6 +217,10 @@ class Scenario(_Strict):
             push_rps_per_audience=self.config.push_rps_per_audience,
             push_min_hold_seconds=self.config.push_min_hold_seconds,
             push_hold_seconds=self.config.push_hold_seconds,
+            unit_startup_seconds=self.target.startup_seconds,
+            **(
+                {} if self.config.push_safety_factor is None else {"push_safety_factor": self.config.push_safety_factor}
+            ),
         )
 
     def target_config(self) -> TargetConfig:

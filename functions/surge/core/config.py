@@ -51,6 +51,10 @@ class HighResolutionMetric(_Strict):
     period_seconds: Literal[1, 5, 10, 20, 30, 60] = 10
 
 
+DEFAULT_PUSH_SAFETY_FACTOR = 1.4
+"""Chosen from the sensitivity table (README, "The bench"): see the safety-factor trade-off there."""
+
+
 class ScalingConfig(_Strict):
     """How one target scales. Units are ECS tasks or EC2 instances."""
 
@@ -70,8 +74,26 @@ class ScalingConfig(_Strict):
         default=300, ge=60, le=3_600, description="an ALB datapoint older than this is stale"
     )
     push_rps_per_audience: float = Field(default=0.01, ge=0, le=10)
+    push_safety_factor: float = Field(
+        default=DEFAULT_PUSH_SAFETY_FACTOR,
+        ge=1,
+        le=10,
+        description="size a push for this multiple of the rate: in full with no history, shrinking as 1/sqrt(n)",
+    )
+    push_rate_quantile: float = Field(
+        default=0.9, ge=0.5, le=1, description="with history, size for this quantile of the observed rates"
+    )
     push_min_hold_seconds: int = Field(default=600, ge=0, le=86_400)
     push_hold_seconds: int = Field(default=1_800, ge=0, le=86_400)
+    unit_startup_seconds: int = Field(
+        default=60, ge=0, le=3_600, description="how long a new unit takes to serve (the trend's lookahead)"
+    )
+    trend_max_extra_fraction: float = Field(
+        default=1.0, ge=0, le=5, description="the trend's headroom is at most this share of current demand (0: off)"
+    )
+    trend_min_rise_per_minute: float = Field(
+        default=0.2, ge=0, le=10, description="a rise slower than this share of demand per minute is not a trend"
+    )
     dry_run: bool = False
 
     @model_validator(mode="after")

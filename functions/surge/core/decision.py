@@ -1,11 +1,15 @@
 """The capacity decision for one target at one instant.
 
 Rules (README "How Surge decides"):
-- target = max(reactive, push floor, calendar floor, min), clamped to [min, max];
+- target = max(reactive, push floor, calendar floor, min), clamped to [min, max]; reactive sizes for the demand
+  expected when new units would serve when demand is really rising (surge.core.response.Trend); a push floor is
+  the hold's sized units corrected upward from the observed response, and follows the observed demand once the
+  response's peak has passed (surge.core.response.hold_floor);
 - scale-out applies at once;
 - scale-in only when the lower target has held for the whole cooldown window (the peak demand over the
-  window decides, like a stabilization window), not within the cooldown after a scale-out, never while a push
-  hold or calendar event is active, and by at most `max_scale_in_step_units` per action;
+  window decides, like a stabilization window), not within the cooldown after a scale-out, never while a push's
+  response has not passed its peak or a calendar event is active, never below an active hold's floor, and by at
+  most `max_scale_in_step_units` per action;
 - a missing, stale or gappy signal never lowers capacity;
 - desired never leaves [min_units, max_units], whatever the inputs.
 """
@@ -21,6 +25,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from surge.core.config import ScalingConfig, TargetConfig, TargetKind
+from surge.core.response import freshest_trend, hold_floor, next_push_start, push_response
 from surge.core.signals import (
     CalendarEvent,
     GroupLimits,
@@ -86,9 +91,11 @@ class Decision(BaseModel):
     demand_rps: float | None
     demand_source: str | None
     reactive_units: int | None
+    trend_headroom_rps: float = Field(default=0.0, description="demand added for a rise before new units serve")
     push_floor_units: int
     calendar_floor_units: int
     active_holds: list[str]
+    hold_floors: list[str] = Field(default_factory=list, description="each active hold's floor, explained")
     active_events: list[str]
     scale_in_allowed_at: UtcDatetime | None = None
     group_limits: GroupLimits | None = Field(default=None, description="ASG min/max to set, if they change")
@@ -128,6 +135,11 @@ def latest_fresh(samples: list[RateSample], now: datetime, max_age_seconds: floa
 def high_resolution_max_age_seconds(period_seconds: int) -> float:
     """A high-resolution datapoint is stale after three periods (at least 30 s)."""
     return max(30.0, 3.0 * period_seconds)
+
+
+def _high_resolution_max_age(signals: TargetSignals) -> float:
+    samples = signals.high_resolution_samples
+    return high_resolution_max_age_seconds(samples[0].period_seconds) if samples else 30.0
 
 
 def current_demand(signals: TargetSignals, scaling: ScalingConfig, now: datetime) -> Demand | None:
@@ -237,11 +249,32 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
     demand = current_demand(signals, scaling, now)
     peak_rps = window_peak_rps(signals, scaling, now - cooldown, now)
 
+    trend = freshest_trend(signals, scaling, now, _high_resolution_max_age(signals))
     holds = [h for h in signals.holds if hold_is_active(h, now, peak_rps)]
+    floors = [
+        hold_floor(
+            h,
+            push_response(h, signals, scaling, trend, now, next_push_start(h, signals.holds)),
+            scaling,
+            now,
+            peak_rps,
+        )
+        for h in holds
+    ]
+    holds_forbid_scale_in = any(f.phase not in ("established", "following") for f in floors)
+    # A push's ramp is its hold's business (sized, then corrected from the response); the trend's headroom is for
+    # a rise no push explains, so it does not add to a push response that is still rising.
+    headroom_rps = (
+        trend.headroom_rps(scaling) if trend is not None and demand is not None and not holds_forbid_scale_in else 0.0
+    )
     events = [e for e in signals.calendar if event_is_active(e, now)]
-    push_floor = max((h.units for h in holds), default=0)
+    push_floor = max((f.units for f in floors), default=0)
     calendar_floor = max((event_floor_units(e, now) for e in signals.calendar), default=0)
-    reactive = units_for_rps(demand.rps, scaling.unit_capacity_rps, scaling.target_utilization) if demand else None
+    reactive = (
+        units_for_rps(demand.rps + headroom_rps, scaling.unit_capacity_rps, scaling.target_utilization)
+        if demand
+        else None
+    )
 
     def build(
         action: Action,
@@ -274,9 +307,11 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
             demand_rps=round(demand.rps, 3) if demand else None,
             demand_source=demand.source if demand else None,
             reactive_units=reactive,
+            trend_headroom_rps=round(headroom_rps, 3),
             push_floor_units=push_floor,
             calendar_floor_units=calendar_floor,
             active_holds=[h.push_id for h in holds],
+            hold_floors=[f.explanation for f in floors],
             active_events=[e.name for e in events],
             scale_in_allowed_at=allowed_at,
             group_limits=limits,
@@ -328,13 +363,14 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
         return build(Action.STEADY, Reason.AT_TARGET, winner, current, f"at target {current} units ({demand_text})")
 
     # The target is lower than the current desired count: scale in only when it is safe.
-    if holds:
+    if holds_forbid_scale_in:
         return build(
             Action.STEADY,
             Reason.HOLD_ACTIVE,
             Signal.PUSH,
             current,
-            f"holding {current} units: push hold {', '.join(h.push_id for h in holds)} is active",
+            f"holding {current} units: push hold {', '.join(h.push_id for h in holds)} is active "
+            "(its response has not passed its peak)",
         )
     if events:
         return build(
@@ -414,7 +450,14 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
             f"holding {current} units: {settled_target} would remove less than "
             f"{scaling.scale_in_tolerance:.0%} (noise, not a trend)",
         )
-    desired = max(settled_target, current - scaling.max_scale_in_step_units)
+    stepped = current - scaling.max_scale_in_step_units
+    # Units no evidence ever asked for (a push's guess or safety factor, a trend's extrapolation) go at once: the
+    # step limit protects capacity some measurement justified, down from the highest need any evidence showed.
+    evidenced = [f.evidenced_units for f in floors if f.evidenced_units is not None]
+    ceiling = _clamp(max([peak_units, *evidenced]), scaling) if floors else None
+    if ceiling is not None and ceiling < stepped:
+        stepped = ceiling
+    desired = max(settled_target, stepped)
     return build(
         Action.SCALE_IN,
         Reason.SCALE_IN,
@@ -422,7 +465,8 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
         desired,
         f"scale in {current} -> {desired}: peak {peak_rps:.0f} rps over the last "
         f"{scaling.scale_in_cooldown_seconds} s needs {max(peak_units, scaling.min_units)} units"
-        + (f" (step of at most {scaling.max_scale_in_step_units})" if desired > settled_target else ""),
+        + (f" (step of at most {scaling.max_scale_in_step_units})" if desired > settled_target else "")
+        + (" (units above what any measurement needed released at once)" if ceiling == stepped else ""),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -44,9 +45,32 @@ class Calibration(BaseModel):
             return prior
         return sum(self.observations) / len(self.observations)
 
+    def sizing_rps_per_audience(self, prior: float, safety_factor: float, quantile: float) -> float:
+        """The rate a push is sized for: for the uncertainty, not the mean.
+
+        No history: the operator's prior x `safety_factor` (a guess needs a margin). With n observed pushes: the
+        larger of their `quantile` (linear interpolation; a target whose pushes vary widely gets more headroom
+        than a steady one) and their mean x (1 + (safety_factor - 1) / sqrt(n)) (the margin shrinks as the
+        evidence grows, like the standard error of a mean).
+        """
+        if not self.observations:
+            return prior * safety_factor
+        n = len(self.observations)
+        mean = sum(self.observations) / n
+        return max(upper_quantile(self.observations, quantile), mean * (1 + (safety_factor - 1) / math.sqrt(n)))
+
     def with_observation(self, value: float) -> Calibration:
         kept = [*self.observations, max(0.0, value)][-CALIBRATION_WINDOW:]
         return Calibration(observations=kept)
+
+
+def upper_quantile(values: list[float], quantile: float) -> float:
+    """The `quantile` of `values` by linear interpolation between order statistics (numpy's default)."""
+    ordered = sorted(values)
+    position = quantile * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def size_push_hold(

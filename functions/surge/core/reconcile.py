@@ -65,12 +65,11 @@ class Reconciled(_Model):
 
 
 def binding_floor_units(decision: Decision, scaling: ScalingConfig, fresh: FreshView, now: datetime) -> int:
-    """The floor nobody may go below now: the decision's own floors, any push hold still within its minimum
-    (a new push is), every hold the decision kept, and every calendar entry's floor, clamped to [min, max]."""
+    """The floor nobody may go below now: the decision's own floors (its holds' floors as it computed them:
+    corrected, or following the demand), any push hold the decision did not know that is still within its minimum
+    (a new push), and every calendar entry's floor, clamped to [min, max]."""
     holds = [
-        h.units
-        for h in fresh.holds
-        if h.started_at <= now < h.max_until and (now < h.min_until or h.push_id in decision.active_holds)
+        h.units for h in fresh.holds if h.push_id not in decision.active_holds and h.started_at <= now < h.min_until
     ]
     events = [event_floor_units(e, now) for e in fresh.calendar]
     wanted = max([scaling.min_units, decision.push_floor_units, decision.calendar_floor_units, *holds, *events])

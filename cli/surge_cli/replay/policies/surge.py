@@ -344,6 +344,7 @@ def _details(aws: LocalAws, stack: LocalStack, scenario: Scenario) -> dict[str, 
                 "winner": c.decision.winner,
                 "demand_source": c.decision.demand_source,
                 "active_holds": c.decision.active_holds,
+                "hold_floors": c.decision.hold_floors,
             }
             for c in journal
         ],
