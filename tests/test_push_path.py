@@ -153,6 +153,25 @@ def test_a_malformed_push_goes_to_the_dead_letter_queue_and_changes_nothing(
     assert field in json.loads(parked["rejection"]["Cause"])["errorMessage"]
 
 
+def test_a_push_as_other_senders_write_it_scales_out_and_reports_what_it_left_out(
+    aws: LocalAws, stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A JavaScript sender's number (1e5), a Unix-seconds sent_at and an unknown field: the audience is valid, so
+    # the spike scales; the rest is left out, logged and counted, and nothing goes to the dead-letter queue.
+    detail = '{"push_id": "js-1", "audience": 1e5, "sent_at": 1768993200, "channel": "ios"}'
+    entry = {"Source": SOURCE, "DetailType": "PushSent", "Detail": detail, "EventBusName": stack.bus_name}
+    result = aws.wait_for(put(aws, stack, entry)[0], timeout_sim_seconds=30)
+    assert result["status"] == "SUCCEEDED"
+    assert desired(aws) == 22  # (100 rps + 100,000 x 0.01) / 50, as for the integer audience
+    assert [h.push_id for h in store.read_target_items(stack.table_name, "api").holds] == ["js-1"]
+    logged = capsys.readouterr().out
+    assert "push fields ignored" in logged
+    assert "detail.sent_at" in logged
+    assert "detail.channel" in logged
+    assert '"PushFieldsIgnored"' in logged
+    assert aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url).get("Messages", []) == []
+
+
 def test_an_unknown_target_is_rejected_by_name(aws: LocalAws, stack: LocalStack) -> None:
     entry = push_event_entry(audience=1_000, push_id="post-9", bus_name=stack.bus_name, source=SOURCE, target_id="nope")
     result = aws.wait_for(put(aws, stack, entry)[0], timeout_sim_seconds=30)

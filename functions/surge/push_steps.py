@@ -22,7 +22,14 @@ from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.decision import current_demand
 from surge.core.errors import describe_validation_error
-from surge.core.push import MAX_DETAIL_BYTES, Calibration, PushSent, observed_rps_per_audience, size_push_hold
+from surge.core.push import (
+    MAX_DETAIL_BYTES,
+    Calibration,
+    PushSent,
+    observed_rps_per_audience,
+    salvage_push,
+    size_push_hold,
+)
 from surge.core.signals import Hold, RateSample, TargetSignals
 from surge.models import FailureCount, LoopContext, RecordPushInput, RecordPushOutput
 from surge.observability import logger, metrics
@@ -30,35 +37,43 @@ from surge.observability import logger, metrics
 PUSH_DETAIL_TYPE = "PushSent"
 
 
-class PushSentEvent(EventBridgeModel):
-    """The EventBridge envelope with a PushSent detail (Powertools Parser model)."""
+class PushEnvelope(EventBridgeModel):
+    """The EventBridge envelope (Powertools Parser model); its detail is validated by `salvage_push`."""
 
-    detail: PushSent
+    detail: dict[str, Any]
 
 
-def parse_push_event(event: dict[str, Any], expected_source: str) -> PushSent:
-    """Validate the whole event; every problem names its field. Raises PushRejectedError."""
+def parse_push_event(event: dict[str, Any], expected_source: str) -> tuple[PushSent, str | None]:
+    """Validate the whole event; every problem names its field. Returns the push and what was left out of its
+    detail (None: nothing). Raises PushRejectedError when the push cannot scale anything."""
     detail_bytes = len(json.dumps(event.get("detail", {}), separators=(",", ":")).encode())
     if detail_bytes > MAX_DETAIL_BYTES:
         raise PushRejectedError(f"detail: {detail_bytes} bytes, at most {MAX_DETAIL_BYTES} allowed")
     try:
-        parsed: PushSentEvent = parse(event=event, model=PushSentEvent)
+        envelope: PushEnvelope = parse(event=event, model=PushEnvelope)
     except ValidationError as error:
-        raise PushRejectedError(describe_validation_error(error, model=PushSentEvent)) from error
-    if parsed.source != expected_source:
-        raise PushRejectedError(f"source: {parsed.source!r} is not the push source {expected_source!r}")
-    if parsed.detail_type != PUSH_DETAIL_TYPE:
-        raise PushRejectedError(f"detail-type: {parsed.detail_type!r} is not {PUSH_DETAIL_TYPE!r}")
-    return parsed.detail
+        raise PushRejectedError(describe_validation_error(error, model=PushEnvelope)) from error
+    if envelope.source != expected_source:
+        raise PushRejectedError(f"source: {envelope.source!r} is not the push source {expected_source!r}")
+    if envelope.detail_type != PUSH_DETAIL_TYPE:
+        raise PushRejectedError(f"detail-type: {envelope.detail_type!r} is not {PUSH_DETAIL_TYPE!r}")
+    try:
+        return salvage_push(envelope.detail, envelope.id)
+    except ValidationError as error:
+        raise PushRejectedError(describe_validation_error(error, prefix="detail", model=PushSent)) from error
 
 
 def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> RecordPushOutput:
     try:
-        push = parse_push_event(request.event, settings.push_source)
+        push, ignored = parse_push_event(request.event, settings.push_source)
     except PushRejectedError as error:
         logger.error("push rejected", extra={"reason": str(error), "event_id": request.event.get("id")})
         metrics.add_metric(name="PushesRejected", unit=MetricUnit.Count, value=1)
         raise
+    if ignored is not None:
+        # The spike still scales: only what it does not need was left out.
+        logger.warning("push fields ignored", extra={"reason": ignored, "event_id": request.event.get("id")})
+        metrics.add_metric(name="PushFieldsIgnored", unit=MetricUnit.Count, value=1)
     execution_id = request.execution_id
     config = config_source.load_config(settings.config_parameter_name)
     targets = _targets_of(push, config)
