@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
 from surge.adapters import capacity, config_source, store
-from surge.adapters.errors import PushRejectedError
+from surge.adapters.errors import PushRejectedError, SurgeTransientError, transient_as_retryable
 from surge.adapters.metrics_reader import read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig
@@ -75,7 +75,8 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         logger.warning("push fields ignored", extra={"reason": ignored, "event_id": request.event.get("id")})
         metrics.add_metric(name="PushFieldsIgnored", unit=MetricUnit.Count, value=1)
     execution_id = request.execution_id
-    config = config_source.load_config(settings.config_parameter_name)
+    with transient_as_retryable("ssm:GetParameter"):
+        config = config_source.load_config(settings.config_parameter_name)
     targets = _targets_of(push, config)
     scope = SurgeConfig(targets=targets)
     items = {t.id: store.read_target_items(settings.table_name, t.id) for t in targets}
@@ -89,7 +90,11 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
     for target in targets:
         found = items[target.id]
         samples = readings.request_samples.get(target.id, [])
-        rate = _calibrate(settings.table_name, target, found.holds, samples, now)
+        if request.record:
+            with transient_as_retryable("dynamodb (calibration)"):
+                rate = _calibrate(settings.table_name, target, found.holds, samples, now)
+        else:
+            rate = _rate_without_the_table(settings.table_name, target)
         rates[target.id] = rate
         target_signals = TargetSignals(
             target_id=target.id,
@@ -111,17 +116,21 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
             rps_per_audience=rate,
             now=now,
         )
-        if store.put_hold_if_new(settings.table_name, target.id, hold):
+        if not request.record or _put_hold_if_new(settings.table_name, target.id, hold):
             recorded.append(hold)
             target_signals = target_signals.model_copy(update={"holds": [*found.holds, hold]})
         signals.append(target_signals)
 
     duplicate = not recorded
-    metrics.add_metric(name="PushDuplicates" if duplicate else "PushesRecorded", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "duplicate push: nothing to do" if duplicate else "push hold recorded",
-        extra={"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in recorded]},
-    )
+    details = {"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in recorded]}
+    if not request.record:
+        # Capacity first, bookkeeping after: the hold is sized and applied now, and the push waits in the
+        # dead-letter queue for `surge push redrive` to record it once the table answers again.
+        logger.error("push hold not recorded: scaling out without it", extra=details)
+        metrics.add_metric(name="PushHoldsNotRecorded", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="PushDuplicates" if duplicate else "PushesRecorded", unit=MetricUnit.Count, value=1)
+        logger.info("duplicate push: nothing to do" if duplicate else "push hold recorded", extra=details)
     loop = LoopContext(
         execution_id=execution_id,
         started_at=now,
@@ -139,7 +148,24 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         duplicate=duplicate,
         holds=recorded,
         rps_per_audience=rates,
+        recorded=request.record,
+        redrive_event=None if request.record else request.event,
     )
+
+
+def _put_hold_if_new(table: str, target_id: str, hold: Hold) -> bool:
+    with transient_as_retryable("dynamodb:PutItem (push hold)"):
+        return store.put_hold_if_new(table, target_id, hold)
+
+
+def _rate_without_the_table(table: str, target: TargetConfig) -> float:
+    """The sizing rate when the table is failing: its calibration if it can still be read, else the prior."""
+    try:
+        with transient_as_retryable("dynamodb:GetItem (calibration)"):
+            return _rate(store.read_calibration(table, target.id), target)
+    except SurgeTransientError as error:
+        logger.warning("calibration unreadable: sizing from the prior", extra={"error": str(error)})
+        return _rate(Calibration(), target)
 
 
 def _targets_of(push: PushSent, config: SurgeConfig) -> list[TargetConfig]:
