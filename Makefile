@@ -43,7 +43,7 @@ lint: install ## ruff (lint + format check), mypy strict on functions/, cfn-lint
 	$(BIN)/ruff check functions cli tests bench
 	$(BIN)/ruff format --check functions cli tests bench
 	$(BIN)/mypy functions
-	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/cfn-lint --include-checks I -- infra/template.yaml
 	cd infra && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} ../$(SAM) validate --lint $(SAMCONFIG)
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml
 

@@ -97,6 +97,7 @@ PUSH_FAILED = [
     ("Task", "RecordPushHold"),
     ("Choice", "IsNewPush"),
     ("Task!", "DecideCapacity"),
+    ("Choice", "CanTheLoopApplyIt"),
     ("Fail", "LeaveItToTheLoop"),
 ]
 
@@ -171,7 +172,9 @@ def test_a_failed_execution_ends_red_and_its_catch_edge_is_the_one_taken() -> No
     assert visits(final) == 1
     assert visits(node_attrs(source, "ScaleOutForPush")) == 0
     assert "filled" not in node_attrs(source, "ScaleOutForPush")
-    assert [is_bold(attrs) for attrs in edge_attrs(source, "DecideCapacity", "LeaveItToTheLoop")] == [True]
+    assert [is_bold(attrs) for attrs in edge_attrs(source, "DecideCapacity", "CanTheLoopApplyIt")] == [True]
+    assert [is_bold(attrs) for attrs in edge_attrs(source, "CanTheLoopApplyIt", "LeaveItToTheLoop")] == [True]
+    assert not is_bold(edge_attrs(source, "CanTheLoopApplyIt", "KeepSizedPushForRedrive")[0])
     assert not is_bold(edge_attrs(source, "DecideCapacity", "ScaleOutForPush")[0])
     assert is_bold(edge_attrs(source, "IsNewPush", "DecideCapacity")[0])
     assert "execution failed" in source, "the legend names the outcome"

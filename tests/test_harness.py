@@ -254,18 +254,23 @@ def test_environment_variables_are_shared_and_collisions_raise(aws: LocalAws) ->
 
 
 def test_a_flow_blocked_outside_simulated_time_raises_with_thread_stacks() -> None:
-    # 2 s of real time: long enough for a cold worker thread to be inside the handler when the stall is declared.
-    with LocalAws(start=START, stall_timeout=2.0) as aws:
+    # No race with a busy machine: the stall is declared only once the handler has said it is blocked (a cold
+    # worker thread can take seconds to get there); only then does the harness get a short stall timeout.
+    with LocalAws(start=START) as aws:
         fn = _lambda(aws, "toy-blocked", "blocked")
         machine = aws.create_state_machine(
             "toy-blocked", {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": fn, "End": True}}}
         )
         gates = importlib.import_module(HANDLERS).GATES
-        gates["stall"] = threading.Event()
+        gates["stall"], gates["stall-entered"] = threading.Event(), threading.Event()
         try:
+            execution = aws.start_execution(machine, {"gate": "stall"})
+            assert gates["stall-entered"].wait(timeout=300), "the handler never started"
+            aws.clock.stall_timeout = 0.5
             with pytest.raises(HarnessStalledError, match=r"(?s)no quiescence.*in blocked"):
-                aws.wait_for(aws.start_execution(machine, {"gate": "stall"}))
+                aws.wait_for(execution)
         finally:
+            gates.pop("stall-entered")
             gates.pop("stall").set()
 
 

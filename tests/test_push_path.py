@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from scaler_support import LOAD_BALANCER, START, deploy, ecs_target, local_aws
 from surge.adapters import clients, store
 from surge_cli import world
 from surge_cli.localaws import LocalAws
 from surge_cli.push_client import push_event_entry
+from surge_cli.redrive import parked_event, redrive_pushes
 from surge_cli.stack import LocalStack, Template, resolve_pattern
 
 pytestmark = pytest.mark.statemachine
@@ -168,6 +172,151 @@ def test_a_malformed_push_goes_to_the_dead_letter_queue_and_changes_nothing(
     parked = json.loads(messages[0]["Body"])
     assert parked["rejection"]["Error"] == "PushRejectedError"
     assert field in json.loads(parked["rejection"]["Cause"])["errorMessage"]
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.getMessage()} {getattr(record, 'reason', '')}")
+
+
+@pytest.fixture
+def logged() -> Iterator[list[str]]:
+    """The surge logger's records (Powertools writes to the stdout it found first; a handler sees every record)."""
+    recorder = _Recorder()
+    logging.getLogger("surge").addHandler(recorder)
+    yield recorder.lines
+    logging.getLogger("surge").removeHandler(recorder)
+
+
+def test_a_push_as_other_senders_write_it_scales_out_and_reports_what_it_left_out(
+    aws: LocalAws, stack: LocalStack, capsys: pytest.CaptureFixture[str], logged: list[str]
+) -> None:
+    # A JavaScript sender's number (1e5), a Unix-seconds sent_at and an unknown field: the audience is valid, so
+    # the spike scales; the rest is left out, logged and counted, and nothing goes to the dead-letter queue.
+    detail = '{"push_id": "js-1", "audience": 1e5, "sent_at": 1768993200, "channel": "ios"}'
+    entry = {"Source": SOURCE, "DetailType": "PushSent", "Detail": detail, "EventBusName": stack.bus_name}
+    result = aws.wait_for(put(aws, stack, entry)[0], timeout_sim_seconds=30)
+    assert result["status"] == "SUCCEEDED"
+    assert desired(aws) == 22  # (100 rps + 100,000 x 0.01) / 50, as for the integer audience
+    assert [h.push_id for h in store.read_target_items(stack.table_name, "api").holds] == ["js-1"]
+    (line,) = [line for line in logged if line.startswith("push fields ignored")]
+    assert "detail.sent_at" in line
+    assert "detail.channel" in line
+    assert '"PushFieldsIgnored"' in capsys.readouterr().out
+    assert aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url).get("Messages", []) == []
+
+
+def _table_error(code: str = "InternalServerError") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, "PutItem")
+
+
+def _failing_hold_writes(times: int) -> tuple[list[int], Callable[..., None]]:
+    """A before-call hook failing the first `times` hold writes (PutItem of a HOLD# item)."""
+    failed = [0]
+
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Item", {}).get("sk", {}).get("S", "").startswith("HOLD#") and failed[0] < times:
+            failed[0] += 1
+            raise _table_error()
+
+    return failed, hook
+
+
+def test_a_transient_table_error_recording_the_hold_is_retried_then_applied(aws: LocalAws, stack: LocalStack) -> None:
+    failed, hook = _failing_hold_writes(times=1)
+    clients.dynamodb().meta.events.register("before-parameter-build.dynamodb.PutItem", hook)
+    try:
+        result = aws.wait_for(push(aws, stack, audience=100_000, push_id="post-1")[0], timeout_sim_seconds=30)
+    finally:
+        clients.dynamodb().meta.events.unregister("before-parameter-build.dynamodb.PutItem", hook)
+    assert result["status"] == "SUCCEEDED"
+    assert failed == [1]
+    history = aws.history(result["executionArn"])
+    retried = [e for e in history if e["type"] == "LambdaFunctionFailed" or e["type"] == "TaskFailed"]
+    assert len(retried) == 1
+    # retried by class name, not parked as a bad event
+    assert "SurgeTransientError" in json.dumps(retried[0], default=str)
+    assert desired(aws) == 22
+    assert [h.push_id for h in store.read_target_items(stack.table_name, "api").holds] == ["post-1"]
+    assert aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url).get("Messages", []) == []
+
+
+def test_when_the_table_cannot_record_the_hold_capacity_is_raised_anyway_and_a_redrive_records_it(
+    aws: LocalAws, stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The whole table fails (every call), through RecordPushHold's retries: capacity first, bookkeeping after.
+    def down(**_: Any) -> None:
+        raise _table_error()
+
+    table_calls = ("PutItem", "GetItem", "Query", "UpdateItem")
+    for operation in table_calls:
+        clients.dynamodb().meta.events.register(f"before-call.dynamodb.{operation}", down)
+    try:
+        result = aws.wait_for(push(aws, stack, audience=100_000, push_id="post-1")[0], timeout_sim_seconds=60)
+    finally:
+        for operation in table_calls:
+            clients.dynamodb().meta.events.unregister(f"before-call.dynamodb.{operation}", down)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "PushNotRecorded"  # the PushFastPath ExecutionsFailed alarm sees it
+    assert desired(aws) == 22  # sized from the prior (the calibration was unreadable too) and applied
+    assert store.read_target_items(stack.table_name, "api").holds == []
+    assert '"PushHoldsNotRecorded"' in capsys.readouterr().out
+    (parked,) = aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url, VisibilityTimeout=0)["Messages"]
+    body = json.loads(parked["Body"])
+    assert body["redrive_event"]["detail"]["push_id"] == "post-1"
+
+    # The table is back: `surge push redrive` puts the push on the bus again; the fast path records its hold
+    # and changes no capacity (already there).
+    report = redrive_pushes(
+        queue_url=stack.dead_letter_queue_url,
+        bus_name=stack.bus_name,
+        now=aws.now(),
+        max_age=timedelta(minutes=30),
+        sqs=aws.client("sqs"),
+        events=aws.client("events"),
+    )
+    assert report.redriven == ["post-1"], report
+    (execution,) = stack.deliver_events()
+    assert aws.wait_for(execution, timeout_sim_seconds=30)["status"] == "SUCCEEDED"
+    assert [h.push_id for h in store.read_target_items(stack.table_name, "api").holds] == ["post-1"]
+    assert desired(aws) == 22
+    assert aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url).get("Messages", []) == []
+
+
+def test_redrive_leaves_rejected_old_and_unreadable_messages_in_the_queue(aws: LocalAws, stack: LocalStack) -> None:
+    sqs, queue = aws.client("sqs"), stack.dead_letter_queue_url
+    event = json.loads((EVENTS / "push-sent.json").read_text())
+    old = {**event, "time": (aws.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    bodies = [
+        json.dumps({**event, "rejection": {"Error": "PushRejectedError", "Cause": "detail.audience: ..."}}),
+        json.dumps({**old, "failure": {"Error": "SurgeTransientError", "Cause": "..."}}),
+        "not json",
+    ]
+    for body in bodies:
+        sqs.send_message(QueueUrl=queue, MessageBody=body)
+    assert [parked_event(b)[0] for b in bodies] == ["rejected", "redrive", "unreadable"]
+    report = redrive_pushes(
+        queue_url=queue,
+        bus_name=stack.bus_name,
+        now=aws.now(),
+        max_age=timedelta(minutes=30),
+        sqs=sqs,
+        events=aws.client("events"),
+    )
+    assert (report.redriven, report.rejected_left, report.too_old_left, report.unreadable_left) == (
+        [],
+        1,
+        [event["detail"]["push_id"]],
+        1,
+    )
+    assert stack.deliver_events() == []  # nothing was put on the bus
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    waiting = int(attributes["ApproximateNumberOfMessagesNotVisible"]) + int(attributes["ApproximateNumberOfMessages"])
+    assert waiting == 3
 
 
 def test_an_unknown_target_is_rejected_by_name(aws: LocalAws, stack: LocalStack) -> None:

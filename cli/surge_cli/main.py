@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from surge_cli.calendar_cli import calendar_app
 from surge_cli.graph import graph_command
 from surge_cli.localaws.latency import PROFILE_NAMES
-from surge_cli.ops_cli import journal_command, push_command
+from surge_cli.ops_cli import journal_command, push_app
 from surge_cli.replay.output import print_table, write_plot, write_timeline
 from surge_cli.replay.policies import ProgressCallback
 from surge_cli.replay.run import POLICY_CHOICES, policy_names, replay
@@ -107,7 +107,7 @@ app.add_typer(
     name="scenario",
     help="Build a replay scenario from ALB access logs or CloudWatch get-metric-data output.",
 )
-app.command("push")(push_command)
+app.add_typer(push_app, name="push")
 app.command("journal")(journal_command)
 app.command("graph")(graph_command)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, NoReturn
 
+import boto3
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +16,7 @@ from surge.core.errors import InvalidInputError
 from surge.core.plan import AppliedChange
 from surge_cli.deployed import stack_outputs
 from surge_cli.push_client import send_push
+from surge_cli.redrive import redrive_pushes
 
 INVALID_INPUT_EXIT_CODE = 2
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -35,22 +37,68 @@ def parse_since(value: str, now: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+push_app = typer.Typer(
+    no_args_is_help=False, invoke_without_command=True, help="Put a PushSent event on the bus; `redrive` the parked."
+)
+
+
+@push_app.callback()
 def push_command(
-    audience: Annotated[int, typer.Option(help="people notified")],
-    push_id: Annotated[str, typer.Option("--id", help="the push's unique id (a duplicate changes nothing)")],
+    ctx: typer.Context,
+    audience: Annotated[int | None, typer.Option(help="people notified")] = None,
+    push_id: Annotated[
+        str | None, typer.Option("--id", help="the push's unique id (a duplicate changes nothing)")
+    ] = None,
     target: Annotated[str | None, typer.Option(help="target id (default: every target)")] = None,
     stack: Annotated[str, typer.Option(help="deployed stack name (its bus is used)")] = "surge",
     source: Annotated[str, typer.Option(help="the PushEventSource the stack was deployed with")] = "com.example.push",
     bus: Annotated[str | None, typer.Option(help="event bus name (default: the stack's)")] = None,
 ) -> None:
-    """Put a PushSent event on the Surge bus, as a push server does."""
+    """Put a PushSent event on the Surge bus, as a push server does (`surge push redrive --help` for the other)."""
+    if ctx.invoked_subcommand is not None:
+        return
     try:
+        if audience is None or push_id is None:
+            raise InvalidInputError("--audience and --id are required to send a push")
         bus_name = bus or stack_outputs(stack, ("SurgeBusName",))["SurgeBusName"]
         event_id = send_push(audience=audience, push_id=push_id, bus_name=bus_name, source=source, target_id=target)
     except InvalidInputError as error:
-        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+        _fail(error)
     typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
+
+
+@push_app.command("redrive")
+def redrive_command(
+    stack: Annotated[str, typer.Option(help="deployed stack name (its bus and dead-letter queue are used)")] = "surge",
+    max_age: Annotated[str, typer.Option(help="leave pushes older than this (their spike is over): 30m, 2h")] = "30m",
+) -> None:
+    """Put the pushes parked in the push dead-letter queue back on the bus (rejected events stay)."""
+    now = datetime.now(UTC)
+    try:
+        age = now - parse_since(max_age, now)
+        outputs = stack_outputs(stack, ("SurgeBusName", "PushDeadLetterQueueUrl"))
+    except InvalidInputError as error:
+        _fail(error)
+    report = redrive_pushes(
+        queue_url=outputs["PushDeadLetterQueueUrl"],
+        bus_name=outputs["SurgeBusName"],
+        now=now,
+        max_age=age,
+        sqs=boto3.client("sqs"),
+        events=boto3.client("events"),
+    )
+    typer.echo(f"redriven: {len(report.redriven)} ({', '.join(report.redriven) or 'none'})")
+    if report.too_old_left:
+        typer.echo(f"left, older than {max_age}: {len(report.too_old_left)} ({', '.join(report.too_old_left)})")
+    if report.rejected_left or report.unreadable_left:
+        typer.echo(
+            f"left: {report.rejected_left} rejected (see each message's reason), {report.unreadable_left} unreadable"
+        )
+
+
+def _fail(error: InvalidInputError) -> NoReturn:
+    Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
 
 
 def journal_table(entries: list[AppliedChange]) -> Table:

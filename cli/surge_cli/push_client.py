@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +21,20 @@ from surge.core.errors import InvalidInputError, describe_validation_error
 from surge.core.push import PushSent
 
 DETAIL_TYPE = "PushSent"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "events" / "push-sent.schema.json"
+
+
+def push_sent_schema() -> dict[str, Any]:
+    """The JSON Schema of a PushSent detail, generated from the model the fast path validates with."""
+    return {
+        **PushSent.model_json_schema(),
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/surge/events/push-sent.schema.json",
+    }
+
+
+def write_push_sent_schema(path: Path = SCHEMA_PATH) -> None:
+    path.write_text(json.dumps(push_sent_schema(), indent=2) + "\n")
 
 
 def push_event_entry(

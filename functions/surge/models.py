@@ -17,6 +17,8 @@ from surge.core.plan import AppliedChange, Plan
 from surge.core.signals import Hold, RateSample, TargetSignals, UtcDatetime
 
 DIRECT_INVOKE = "direct-invoke"
+RECORD_ERROR_KEY = "record_error"
+"""Where PushFastPath's Catch puts the error of a RecordPushHold that could not record the hold."""
 
 
 class _Payload(BaseModel):
@@ -104,12 +106,20 @@ class RecordPushInput(_Payload):
 
     event: dict[str, Any]
     execution_id: str = Field(min_length=1)
+    record: bool = Field(
+        default=True,
+        description="False: the table could not record the hold (after retries): size and scale out without it",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _wrap_a_bare_event(cls, data: Any) -> Any:
         if isinstance(data, dict) and "detail-type" in data:
             return {"event": data, "execution_id": DIRECT_INVOKE}
+        if isinstance(data, dict) and isinstance(data.get("event"), dict) and RECORD_ERROR_KEY in data["event"]:
+            # The Catch that leads to SizeWithoutRecording puts its error beside the event's own fields.
+            event = {k: v for k, v in data["event"].items() if k != RECORD_ERROR_KEY}
+            return {**data, "event": event}
         return data
 
 
@@ -120,6 +130,10 @@ class RecordPushOutput(ReadSignalsOutput):
     duplicate: bool
     holds: list[Hold]
     rps_per_audience: dict[str, float]
+    recorded: bool = Field(default=True, description="the holds are in the table (False: scaled out without them)")
+    redrive_event: dict[str, Any] | None = Field(
+        default=None, description="the push as received, when its hold is not recorded (`surge push redrive`)"
+    )
 
 
 class DecideCapacityInput(ReadSignalsOutput):

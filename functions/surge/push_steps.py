@@ -16,13 +16,20 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import ValidationError
 
 from surge.adapters import capacity, config_source, store
-from surge.adapters.errors import PushRejectedError
+from surge.adapters.errors import PushRejectedError, SurgeTransientError, transient_as_retryable
 from surge.adapters.metrics_reader import read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.decision import current_demand
 from surge.core.errors import describe_validation_error
-from surge.core.push import MAX_DETAIL_BYTES, Calibration, PushSent, observed_rps_per_audience, size_push_hold
+from surge.core.push import (
+    MAX_DETAIL_BYTES,
+    Calibration,
+    PushSent,
+    observed_rps_per_audience,
+    salvage_push,
+    size_push_hold,
+)
 from surge.core.signals import Hold, RateSample, TargetSignals
 from surge.models import FailureCount, LoopContext, RecordPushInput, RecordPushOutput
 from surge.observability import logger, metrics
@@ -30,37 +37,46 @@ from surge.observability import logger, metrics
 PUSH_DETAIL_TYPE = "PushSent"
 
 
-class PushSentEvent(EventBridgeModel):
-    """The EventBridge envelope with a PushSent detail (Powertools Parser model)."""
+class PushEnvelope(EventBridgeModel):
+    """The EventBridge envelope (Powertools Parser model); its detail is validated by `salvage_push`."""
 
-    detail: PushSent
+    detail: dict[str, Any]
 
 
-def parse_push_event(event: dict[str, Any], expected_source: str) -> PushSent:
-    """Validate the whole event; every problem names its field. Raises PushRejectedError."""
+def parse_push_event(event: dict[str, Any], expected_source: str) -> tuple[PushSent, str | None]:
+    """Validate the whole event; every problem names its field. Returns the push and what was left out of its
+    detail (None: nothing). Raises PushRejectedError when the push cannot scale anything."""
     detail_bytes = len(json.dumps(event.get("detail", {}), separators=(",", ":")).encode())
     if detail_bytes > MAX_DETAIL_BYTES:
         raise PushRejectedError(f"detail: {detail_bytes} bytes, at most {MAX_DETAIL_BYTES} allowed")
     try:
-        parsed: PushSentEvent = parse(event=event, model=PushSentEvent)
+        envelope: PushEnvelope = parse(event=event, model=PushEnvelope)
     except ValidationError as error:
-        raise PushRejectedError(describe_validation_error(error, model=PushSentEvent)) from error
-    if parsed.source != expected_source:
-        raise PushRejectedError(f"source: {parsed.source!r} is not the push source {expected_source!r}")
-    if parsed.detail_type != PUSH_DETAIL_TYPE:
-        raise PushRejectedError(f"detail-type: {parsed.detail_type!r} is not {PUSH_DETAIL_TYPE!r}")
-    return parsed.detail
+        raise PushRejectedError(describe_validation_error(error, model=PushEnvelope)) from error
+    if envelope.source != expected_source:
+        raise PushRejectedError(f"source: {envelope.source!r} is not the push source {expected_source!r}")
+    if envelope.detail_type != PUSH_DETAIL_TYPE:
+        raise PushRejectedError(f"detail-type: {envelope.detail_type!r} is not {PUSH_DETAIL_TYPE!r}")
+    try:
+        return salvage_push(envelope.detail, envelope.id)
+    except ValidationError as error:
+        raise PushRejectedError(describe_validation_error(error, prefix="detail", model=PushSent)) from error
 
 
 def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> RecordPushOutput:
     try:
-        push = parse_push_event(request.event, settings.push_source)
+        push, ignored = parse_push_event(request.event, settings.push_source)
     except PushRejectedError as error:
         logger.error("push rejected", extra={"reason": str(error), "event_id": request.event.get("id")})
         metrics.add_metric(name="PushesRejected", unit=MetricUnit.Count, value=1)
         raise
+    if ignored is not None:
+        # The spike still scales: only what it does not need was left out.
+        logger.warning("push fields ignored", extra={"reason": ignored, "event_id": request.event.get("id")})
+        metrics.add_metric(name="PushFieldsIgnored", unit=MetricUnit.Count, value=1)
     execution_id = request.execution_id
-    config = config_source.load_config(settings.config_parameter_name)
+    with transient_as_retryable("ssm:GetParameter"):
+        config = config_source.load_config(settings.config_parameter_name)
     targets = _targets_of(push, config)
     scope = SurgeConfig(targets=targets)
     items = {t.id: store.read_target_items(settings.table_name, t.id) for t in targets}
@@ -74,7 +90,11 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
     for target in targets:
         found = items[target.id]
         samples = readings.request_samples.get(target.id, [])
-        rate = _calibrate(settings.table_name, target, found.holds, samples, now)
+        if request.record:
+            with transient_as_retryable("dynamodb (calibration)"):
+                rate = _calibrate(settings.table_name, target, found.holds, samples, now)
+        else:
+            rate = _rate_without_the_table(settings.table_name, target)
         rates[target.id] = rate
         target_signals = TargetSignals(
             target_id=target.id,
@@ -96,17 +116,21 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
             rps_per_audience=rate,
             now=now,
         )
-        if store.put_hold_if_new(settings.table_name, target.id, hold):
+        if not request.record or _put_hold_if_new(settings.table_name, target.id, hold):
             recorded.append(hold)
             target_signals = target_signals.model_copy(update={"holds": [*found.holds, hold]})
         signals.append(target_signals)
 
     duplicate = not recorded
-    metrics.add_metric(name="PushDuplicates" if duplicate else "PushesRecorded", unit=MetricUnit.Count, value=1)
-    logger.info(
-        "duplicate push: nothing to do" if duplicate else "push hold recorded",
-        extra={"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in recorded]},
-    )
+    details = {"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in recorded]}
+    if not request.record:
+        # Capacity first, bookkeeping after: the hold is sized and applied now, and the push waits in the
+        # dead-letter queue for `surge push redrive` to record it once the table answers again.
+        logger.error("push hold not recorded: scaling out without it", extra=details)
+        metrics.add_metric(name="PushHoldsNotRecorded", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="PushDuplicates" if duplicate else "PushesRecorded", unit=MetricUnit.Count, value=1)
+        logger.info("duplicate push: nothing to do" if duplicate else "push hold recorded", extra=details)
     loop = LoopContext(
         execution_id=execution_id,
         started_at=now,
@@ -124,7 +148,24 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         duplicate=duplicate,
         holds=recorded,
         rps_per_audience=rates,
+        recorded=request.record,
+        redrive_event=None if request.record else request.event,
     )
+
+
+def _put_hold_if_new(table: str, target_id: str, hold: Hold) -> bool:
+    with transient_as_retryable("dynamodb:PutItem (push hold)"):
+        return store.put_hold_if_new(table, target_id, hold)
+
+
+def _rate_without_the_table(table: str, target: TargetConfig) -> float:
+    """The sizing rate when the table is failing: its calibration if it can still be read, else the prior."""
+    try:
+        with transient_as_retryable("dynamodb:GetItem (calibration)"):
+            return _rate(store.read_calibration(table, target.id), target)
+    except SurgeTransientError as error:
+        logger.warning("calibration unreadable: sizing from the prior", extra={"error": str(error)})
+        return _rate(Calibration(), target)
 
 
 def _targets_of(push: PushSent, config: SurgeConfig) -> list[TargetConfig]:
