@@ -192,6 +192,44 @@ def test_ics_with_tzid_parameters_keeps_local_times_in_their_iana_zone() -> None
     assert ics_entries("tzid.ics")[0].entry_id == sale.entry_id, "a re-import replaces, never duplicates"
 
 
+def _one_event(*lines: str) -> str:
+    body = "\r\n".join(["BEGIN:VEVENT", "UID:e@example.com", "DTSTAMP:20260101T000000Z", "SUMMARY:Show", *lines])
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{body}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+
+
+@pytest.mark.parametrize(
+    ("dtend", "end_utc"),
+    [
+        # 19:00 in New York (EST, UTC-5) to 02:00 in London (GMT): read in New York it would end 5 h late
+        ("DTEND;TZID=Europe/London:20260122T020000", utc(2026, 1, 22, 2)),
+        # to 20:00 in Chicago (CST, UTC-6): read in New York it would end an hour early (scale-in mid-event)
+        ("DTEND;TZID=America/Chicago:20260121T200000", utc(2026, 1, 22, 2)),
+        ("DTEND:20260122T013000Z", utc(2026, 1, 22, 1, 30)),
+    ],
+    ids=["ends-in-london", "ends-in-chicago", "ends-in-utc"],
+)
+def test_ics_dtend_is_read_in_its_own_zone(dtend: str, end_utc: datetime) -> None:
+    text = _one_event("DTSTART;TZID=America/New_York:20260121T190000", dtend)
+    (entry,) = entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+    assert (entry.start_utc, entry.end_utc) == (utc(2026, 1, 22, 0), end_utc)
+
+
+@pytest.mark.parametrize(
+    ("duration", "end_utc"),
+    [
+        ("P1D", utc(2026, 3, 8, 14)),  # 10:00 EST -> 10:00 EDT the next day: 23 h, not 24
+        ("P1DT2H", utc(2026, 3, 8, 16)),
+        ("PT24H", utc(2026, 3, 8, 15)),  # exact hours stay exact (icalendar's timedelta alone says P1D)
+        ("PT25H", utc(2026, 3, 8, 16)),
+        ("P1W", utc(2026, 3, 14, 14)),
+    ],
+)
+def test_ics_whole_days_of_a_duration_are_nominal_across_daylight_saving(duration: str, end_utc: datetime) -> None:
+    text = _one_event("DTSTART;TZID=America/New_York:20260307T100000", f"DURATION:{duration}")
+    (entry,) = entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+    assert (entry.start_utc, entry.end_utc) == (utc(2026, 3, 7, 15), end_utc)
+
+
 def test_ics_with_a_vtimezone_uses_the_file_definition_across_the_dst_change() -> None:
     before, after = ics_entries("vtimezone.ics")
     assert (before.start_utc, after.start_utc) == (utc(2026, 3, 7, 15), utc(2026, 3, 8, 14))

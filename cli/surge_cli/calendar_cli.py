@@ -14,6 +14,7 @@ all-or-nothing: every event is validated first, then all are stored.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
+from icalendar.parser import Contentlines
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from pydantic import ValidationError
 
@@ -174,13 +176,15 @@ def entries_from_ics(text: str | bytes, defaults: IcsDefaults) -> list[CalendarE
     except ValueError as error:
         raise InvalidInputError(f"file: not a valid iCalendar file ({error})") from error
     default_zone = _calendar_zone(calendar)
+    durations = _raw_durations(text)
     entries: list[CalendarEntry] = []
     problems: list[str] = []
-    for event in calendar.walk("VEVENT"):
+    for index, event in enumerate(calendar.walk("VEVENT")):
         if str(event.get("STATUS", "")).upper() == "CANCELLED":
             continue
         try:
-            entries.append(_entry_from_vevent(event, defaults, default_zone))
+            raw = durations[index] if index < len(durations) else None
+            entries.append(_entry_from_vevent(event, defaults, default_zone, raw))
         except InvalidInputError as error:
             problems.append(f"event {_event_label(event)}: {error}")
     if problems:
@@ -199,19 +203,59 @@ def _event_label(event: Any) -> str:
     return f"{str(event.get('SUMMARY', '(no SUMMARY)'))!r} (UID {event.get('UID', '?')})"
 
 
-def _entry_from_vevent(event: Any, defaults: IcsDefaults, default_zone: str | None) -> CalendarEntry:
+def _raw_durations(text: str | bytes) -> list[str | None]:
+    """Each VEVENT's DURATION as written, in file order (icalendar turns PT24H and P1D into the same timedelta,
+    but RFC 5545 says one is exact and the other nominal). Lines unfolded by icalendar's own parser."""
+    unicode = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    found: list[str | None] = []
+    depth = 0
+    for line in Contentlines.from_ical(unicode):
+        if not line:
+            continue
+        name, _, value = line.parts()
+        if name == "BEGIN" and value.upper() == "VEVENT":
+            found.append(None)
+            depth += 1
+        elif name == "END" and value.upper() == "VEVENT":
+            depth -= 1
+        elif name == "DURATION" and depth == 1 and found and found[-1] is None:
+            found[-1] = str(value)
+    return found
+
+
+_DURATION = re.compile(r"([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+
+
+def _nominal_and_exact(raw: str | None, parsed: timedelta) -> tuple[timedelta, timedelta]:
+    """(whole days and weeks, the exact hours/minutes/seconds) of a DURATION (RFC 5545 section 3.3.6)."""
+    found = _DURATION.fullmatch(raw.strip().upper()) if raw else None
+    if found is None:
+        return timedelta(days=parsed.days), parsed - timedelta(days=parsed.days)
+    sign = -1 if found.group(1) == "-" else 1
+    weeks, days, hours, minutes, seconds = (int(found.group(i) or 0) for i in range(2, 7))
+    nominal = timedelta(days=sign * (7 * weeks + days))
+    return nominal, timedelta(seconds=sign * (3600 * hours + 60 * minutes + seconds))
+
+
+def _entry_from_vevent(
+    event: Any, defaults: IcsDefaults, default_zone: str | None, raw_duration: str | None = None
+) -> CalendarEntry:
     if "RRULE" in event or "RDATE" in event:
         raise InvalidInputError("RRULE: recurring events are not supported; calendar entries are one-off events")
     if "DTSTART" not in event:
         raise InvalidInputError("start: the event has no DTSTART")
     start, zone = _moment(event["DTSTART"], "start", default_zone)
+    end: datetime
     if "DTEND" in event:
-        end, _ = _moment(event["DTEND"], "end", default_zone)
+        end, end_zone = _moment(event["DTEND"], "end", default_zone)
+        if end.tzinfo is None and end_zone != zone:
+            # DTEND has its own zone (an event starting in New York may end in London): resolve it there.
+            end = _as_utc(end, end_zone)
     elif "DURATION" in event:
         duration: Any = event["DURATION"]
         if not isinstance(duration.dt, timedelta):
             raise InvalidInputError(f"end: DURATION {duration.to_ical().decode()} is not a duration")
-        end = _as_utc(start, zone) + duration.dt
+        end = _end_of_duration(start, zone, *_nominal_and_exact(raw_duration, duration.dt))
     else:
         raise InvalidInputError("end: the event has neither DTEND nor DURATION")
     summary = str(event.get("SUMMARY", "")).strip()
@@ -269,6 +313,15 @@ def _reject_gap(value: datetime, field: str, tzid: str) -> None:
     wall = value.replace(tzinfo=None)
     if value.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
         raise InvalidInputError(f"{field}: {wall.isoformat()} does not exist in {tzid} (a daylight-saving gap)")
+
+
+def _end_of_duration(start: datetime, zone: str, days: timedelta, exact: timedelta) -> datetime:
+    """RFC 5545 section 3.3.6: whole days (and weeks) of a DURATION are nominal (the same wall-clock time that
+    many days later, across a daylight-saving change too); hours, minutes and seconds are exact."""
+    if start.tzinfo is None:
+        wall = start + days  # wall-clock arithmetic in the event's own zone
+        return _as_utc(wall, zone) + exact
+    return (start + days).astimezone(UTC) + exact  # aware arithmetic keeps the wall clock of start's tzinfo
 
 
 def _as_utc(moment: datetime, zone: str) -> datetime:
