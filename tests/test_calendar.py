@@ -32,6 +32,7 @@ from surge_cli.calendar_cli import (
     entries_from_ics,
     import_ics,
     list_entries,
+    read_ics,
     stack_ref_from_outputs,
     validate_entry,
 )
@@ -230,6 +231,106 @@ def test_ics_whole_days_of_a_duration_are_nominal_across_daylight_saving(duratio
     assert (entry.start_utc, entry.end_utc) == (utc(2026, 3, 7, 15), end_utc)
 
 
+WEEKLY = [
+    "DTSTART;TZID=Asia/Seoul:20260105T200000",
+    "DTEND;TZID=Asia/Seoul:20260105T210000",
+    "RRULE:FREQ=WEEKLY;COUNT=6",
+    "EXDATE;TZID=Asia/Seoul:20260119T200000",
+]
+MOVED = "\r\n".join(
+    [
+        "BEGIN:VEVENT",
+        "UID:e@example.com",
+        "DTSTAMP:20260101T000000Z",
+        "RECURRENCE-ID;TZID=Asia/Seoul:20260126T200000",
+        "SUMMARY:Show (special)",
+        "DTSTART;TZID=Asia/Seoul:20260126T190000",
+        "DTEND;TZID=Asia/Seoul:20260126T230000",
+        "SEQUENCE:1",
+        "END:VEVENT",
+    ]
+)
+
+
+def _with(text: str, *components: str) -> str:
+    return text.replace("END:VCALENDAR", "\r\n".join(components) + "\r\nEND:VCALENDAR")
+
+
+def test_a_weekly_event_is_expanded_with_its_exdate_and_its_moved_instance() -> None:
+    text = _with(_one_event(*WEEKLY), MOVED)
+    found = read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 1), horizon_days=90)
+    starts = [(e.name, e.start_utc, e.end_utc) for e in found.entries]
+    assert starts == [
+        ("Show", utc(2026, 1, 5, 11), utc(2026, 1, 5, 12)),
+        ("Show", utc(2026, 1, 12, 11), utc(2026, 1, 12, 12)),
+        # 19 January: EXDATE
+        ("Show (special)", utc(2026, 1, 26, 10), utc(2026, 1, 26, 14)),  # the modified instance replaces it
+        ("Show", utc(2026, 2, 2, 11), utc(2026, 2, 2, 12)),
+        ("Show", utc(2026, 2, 9, 11), utc(2026, 2, 9, 12)),
+    ]
+    ids = [e.entry_id for e in found.entries]
+    assert len(set(ids)) == 5  # one entry per occurrence, not one per UID
+    assert all(i is not None and i.startswith(next(iter(found.remove_prefixes))) for i in ids)
+    again = read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 1))
+    assert [e.entry_id for e in again.entries] == ids, "stable ids: a re-import replaces"
+
+
+def test_recurrences_expand_only_within_the_horizon_and_ended_events_are_skipped_and_counted() -> None:
+    text = _one_event(
+        "DTSTART;TZID=Asia/Seoul:20260105T200000", "DTEND;TZID=Asia/Seoul:20260105T210000", "RRULE:FREQ=DAILY"
+    )
+    found = read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 10, 11, 30), horizon_days=7)
+    assert [e.start_utc for e in found.entries] == [utc(2026, 1, d, 11) for d in range(10, 18)]
+    assert found.entries[0].end_utc > utc(2026, 1, 10, 11, 30)  # in progress: kept
+    one_off = read_ics(
+        _one_event("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z"),
+        IcsDefaults(target_id="api", units=30),
+        now=utc(2026, 1, 10),
+    )
+    assert (one_off.entries, one_off.ended) == ([], 1)
+
+
+def test_of_two_versions_of_one_event_the_higher_sequence_wins() -> None:
+    first = _one_event("DTSTART:20260301T100000Z", "DTEND:20260301T110000Z", "SEQUENCE:2")
+    text = _with(
+        first,
+        "\r\n".join(
+            [
+                "BEGIN:VEVENT",
+                "UID:e@example.com",
+                "DTSTAMP:20260101T000000Z",
+                "SUMMARY:Show",
+                "DTSTART:20260301T120000Z",
+                "DTEND:20260301T130000Z",
+                "SEQUENCE:1",
+                "END:VEVENT",
+            ]
+        ),
+    )
+    (entry,) = read_ics(text, IcsDefaults(target_id="api", units=30)).entries
+    assert entry.start_utc == utc(2026, 3, 1, 10)  # SEQUENCE 2, although it comes first in the file
+
+
+def test_a_file_with_one_weekly_meeting_and_one_offs_imports_them_all() -> None:
+    text = _with(
+        _one_event(*WEEKLY),
+        "\r\n".join(
+            [
+                "BEGIN:VEVENT",
+                "UID:x@example.com",
+                "DTSTAMP:20260101T000000Z",
+                "SUMMARY:Launch",
+                "DTSTART:20260110T100000Z",
+                "DTEND:20260110T110000Z",
+                "END:VEVENT",
+            ]
+        ),
+    )
+    names = [e.name for e in read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 1)).entries]
+    assert names.count("Show") == 5
+    assert names.count("Launch") == 1
+
+
 def test_ics_with_a_vtimezone_uses_the_file_definition_across_the_dst_change() -> None:
     before, after = ics_entries("vtimezone.ics")
     assert (before.start_utc, after.start_utc) == (utc(2026, 3, 7, 15), utc(2026, 3, 8, 14))
@@ -403,6 +504,29 @@ def test_cli_import_ics_is_all_or_nothing(deployed: LocalStack) -> None:
     # Importing the same file again replaces its entries.
     import_ics(ref, FIXTURES / "tzid.ics", IcsDefaults(target_id="api", units=40))
     assert sorted(e.units for e in stored(deployed)) == [40, 40]
+
+
+def test_re_importing_refreshes_occurrences_and_a_cancel_file_removes_what_it_cancels(
+    deployed: LocalStack, tmp_path: Path
+) -> None:
+    ref = StackRef(deployed.table_name, deployed.config_parameter)
+    defaults = IcsDefaults(target_id="api", units=30)
+    path = tmp_path / "weekly.ics"
+    path.write_text(_one_event(*WEEKLY))
+    now = utc(2026, 1, 1)
+    first = import_ics(ref, path, defaults, now=now)
+    assert len(first.stored) == 5
+    # The organiser cancels 2 February: the re-import removes that occurrence and keeps the others.
+    path.write_text(_one_event(*WEEKLY[:3], "EXDATE;TZID=Asia/Seoul:20260119T200000,20260202T200000"))
+    second = import_ics(ref, path, defaults, now=now)
+    assert len(second.stored) == 4
+    assert len(second.removed) == 1
+    assert utc(2026, 2, 2, 11) not in [e.start_at for e in stored(deployed)]
+    # METHOD:CANCEL for the whole series removes every occurrence.
+    path.write_text(_one_event(*WEEKLY).replace("VERSION:2.0", "VERSION:2.0\r\nMETHOD:CANCEL"))
+    cancelled = import_ics(ref, path, defaults, now=now)
+    assert (cancelled.stored, len(cancelled.removed)) == ([], 4)
+    assert stored(deployed) == []
 
 
 # ------------------------------------------------------------------------- (c) through the state machine
