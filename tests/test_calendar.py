@@ -336,6 +336,21 @@ def test_ics_with_a_vtimezone_uses_the_file_definition_across_the_dst_change() -
     assert (before.start_utc, after.start_utc) == (utc(2026, 3, 7, 15), utc(2026, 3, 8, 14))
 
 
+def test_a_zone_defined_by_the_file_beats_a_legacy_iana_zone_of_the_same_name() -> None:
+    # IANA's "EST" is UTC-5 all year; this file's "EST" has summer time (UTC-4 in July).
+    text = (FIXTURES / "vtimezone.ics").read_text().replace("Surge Eastern", "EST")
+    text = text.replace("20260307T100000", "20260707T100000").replace("20260307T110000", "20260707T110000")
+    summer, _ = entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+    assert summer.start_utc == utc(2026, 7, 7, 14)  # 10:00 at UTC-4, not 15:00
+
+
+def test_an_unresolvable_tzid_is_named_not_replaced() -> None:
+    text = _one_event("DTSTART;TZID=Mars/Olympus:20260121T190000", "DTEND;TZID=Mars/Olympus:20260121T200000")
+    text = text.replace("VERSION:2.0", "VERSION:2.0\r\nX-WR-TIMEZONE:Asia/Seoul")
+    with pytest.raises(InvalidInputError, match=r"start: TZID 'Mars/Olympus' is neither an IANA or Windows zone"):
+        entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+
+
 def test_ics_gap_time_in_a_vtimezone_is_rejected() -> None:
     text = (FIXTURES / "vtimezone.ics").read_text().replace("20260308T100000", "20260308T023000")
     with pytest.raises(InvalidInputError, match=r"'After the change'.*start: 2026-03-08T02:30:00 does not exist"):

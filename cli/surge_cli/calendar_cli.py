@@ -207,7 +207,7 @@ def read_ics(
         calendar = icalendar.Calendar.from_ical(text)
     except ValueError as error:
         raise InvalidInputError(f"file: not a valid iCalendar file ({error})") from error
-    default_zone = _calendar_zone(calendar)
+    default_zone = _Zones(_calendar_zone(calendar), _file_zones(calendar))
     cancelling = str(calendar.get("METHOD", "")).upper() == "CANCEL"
     durations = _raw_durations(text)
     vevents = list(enumerate(calendar.walk("VEVENT")))
@@ -341,7 +341,7 @@ def _nominal_and_exact(raw: str | None, parsed: timedelta) -> tuple[timedelta, t
 def _entry_from_vevent(
     event: Any,
     defaults: IcsDefaults,
-    default_zone: str | None,
+    default_zone: _Zones,
     raw_duration: str | None,
     entry_id: str | None,
 ) -> CalendarEntry:
@@ -372,17 +372,48 @@ def _entry_from_vevent(
     )
 
 
-def _moment(prop: Any, field: str, default_zone: str | None) -> tuple[datetime, str]:
+@dataclass(frozen=True)
+class _Zones:
+    default: str | None
+    """X-WR-TIMEZONE, for floating times."""
+    file: dict[str, tzinfo]
+    """Every VTIMEZONE the file defines, by TZID: the file's own definition wins over an IANA zone of the same
+    name (`EST` in IANA has no summer time; a file's `EST` with a DAYLIGHT part does)."""
+
+
+def _file_zones(calendar: Any) -> dict[str, tzinfo]:
+    zones: dict[str, tzinfo] = {}
+    for component in calendar.walk("VTIMEZONE"):
+        try:
+            zones[str(component["TZID"])] = component.to_tz(lookup_tzid=False)
+        except (KeyError, ValueError) as error:
+            raise InvalidInputError(f"VTIMEZONE {component.get('TZID', '?')}: cannot be read ({error})") from error
+    return zones
+
+
+def _moment(prop: Any, field: str, zones: _Zones) -> tuple[datetime, str]:
     """(datetime for CalendarEntry, IANA zone name for display): naive wall-clock time when the zone is IANA."""
     value = prop.dt
     if not isinstance(value, datetime):
         assert isinstance(value, date)
         raise InvalidInputError(f"{field}: all-day events ({value.isoformat()}) are not supported; give a time")
     tzid = prop.params.get("TZID")
+    if tzid is not None and str(tzid) in zones.file:
+        defined = value.replace(tzinfo=zones.file[str(tzid)])
+        iana = _iana_name(str(tzid))
+        wall = value.replace(tzinfo=None)
+        if iana is None or wall.replace(tzinfo=ZoneInfo(iana)).utcoffset() != defined.utcoffset():
+            _reject_gap(defined, field, str(tzid))
+            return defined, "UTC"  # the file's own definition: exact, shown in UTC
+        return wall, iana  # the file's definition agrees with the IANA zone of that name: keep its wall clock
     if value.tzinfo is None:
-        if default_zone is None:
+        if tzid is not None and _iana_name(str(tzid)) is None:
+            raise InvalidInputError(
+                f"{field}: TZID {str(tzid)!r} is neither an IANA or Windows zone nor defined by a VTIMEZONE in the file"
+            )
+        if zones.default is None:
             raise InvalidInputError(f"{field}: floating time {value.isoformat()} (no TZID, no X-WR-TIMEZONE)")
-        return value, default_zone
+        return value, zones.default
     if tzid is None:
         return value, "UTC"  # a UTC time (...Z)
     iana = _iana_name(str(tzid))
