@@ -351,6 +351,47 @@ def test_an_unresolvable_tzid_is_named_not_replaced() -> None:
         entries_from_ics(text, IcsDefaults(target_id="api", units=30))
 
 
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (("DTSTART:2026-13-45", "DTEND:20260101T010000Z"), "start: DTSTART '2026-13-45' is not a valid date-time"),
+        (
+            ("DTSTART:20260101T000000Z", "DTSTART:20260101T020000Z", "DTEND:20260101T030000Z"),
+            "start: DTSTART appears 2 times; give it once",
+        ),
+        (("DTSTART:20260101T000000Z", "DTEND:tomorrow"), "end: DTEND 'tomorrow' is not a valid date-time"),
+        (
+            ("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z", "DTEND:20260101T020000Z"),
+            "end: DTEND appears 2 times; give it once",
+        ),
+        (("DTSTART:20260101T000000Z", "DURATION:soon"), "end: DURATION 'soon' is not a valid date-time or duration"),
+        (
+            ("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z", "DURATION:PT1H"),
+            "end: the event has both DTEND and DURATION; give one",
+        ),
+    ],
+    ids=["bad-dtstart", "two-dtstart", "bad-dtend", "two-dtend", "bad-duration", "dtend-and-duration"],
+)
+def test_a_malformed_or_repeated_time_property_is_one_line_naming_event_and_property(
+    lines: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        entries_from_ics(_one_event(*lines), IcsDefaults(target_id="api", units=30))
+    assert str(raised.value).startswith("event 'Show' (UID e@example.com): " + message)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_file_that_is_not_utf8_is_reported_not_silently_replaced() -> None:
+    text = _one_event("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z").replace("SUMMARY:Show", "SUMMARY:Caf\u00e9")
+    latin1 = text.encode("latin-1")
+    with pytest.raises(
+        InvalidInputError, match=r"^file: byte \d+ is not UTF-8 \(b'\\xe9'\); iCalendar files are UTF-8"
+    ):
+        entries_from_ics(latin1, IcsDefaults(target_id="api", units=30))
+    (entry,) = entries_from_ics(b"\xef\xbb\xbf" + text.encode(), IcsDefaults(target_id="api", units=30))
+    assert entry.name == "Caf\u00e9"  # UTF-8, with or without a BOM
+
+
 def test_ics_gap_time_in_a_vtimezone_is_rejected() -> None:
     text = (FIXTURES / "vtimezone.ics").read_text().replace("20260308T100000", "20260308T023000")
     with pytest.raises(InvalidInputError, match=r"'After the change'.*start: 2026-03-08T02:30:00 does not exist"):

@@ -203,6 +203,15 @@ def read_ics(
     """
     if (defaults.units is None) == (defaults.expected_rps is None):
         raise InvalidInputError("units: give exactly one of --units or --expected-rps for the imported events")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            # icalendar would turn the bytes into U+FFFD silently: an event's name would change unnoticed
+            raise InvalidInputError(
+                f"file: byte {error.start} is not UTF-8 ({text[error.start : error.start + 1]!r}); iCalendar files"
+                " are UTF-8 (RFC 5545 section 3.1.4): export the file again as UTF-8"
+            ) from error
     try:
         calendar = icalendar.Calendar.from_ical(text)
     except ValueError as error:
@@ -307,7 +316,7 @@ def _event_label(event: Any) -> str:
 def _raw_durations(text: str | bytes) -> list[str | None]:
     """Each VEVENT's DURATION as written, in file order (icalendar turns PT24H and P1D into the same timedelta,
     but RFC 5545 says one is exact and the other nominal). Lines unfolded by icalendar's own parser."""
-    unicode = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    unicode = text.decode("utf-8-sig", errors="replace") if isinstance(text, bytes) else text
     found: list[str | None] = []
     depth = 0
     for line in Contentlines.from_ical(unicode):
@@ -347,15 +356,17 @@ def _entry_from_vevent(
 ) -> CalendarEntry:
     if "DTSTART" not in event:
         raise InvalidInputError("start: the event has no DTSTART")
-    start, zone = _moment(event["DTSTART"], "start", default_zone)
+    start, zone = _moment(_single(event, "DTSTART", "start"), "start", default_zone)
     end: datetime
+    if "DTEND" in event and "DURATION" in event:
+        raise InvalidInputError("end: the event has both DTEND and DURATION; give one")
     if "DTEND" in event:
-        end, end_zone = _moment(event["DTEND"], "end", default_zone)
+        end, end_zone = _moment(_single(event, "DTEND", "end"), "end", default_zone)
         if end.tzinfo is None and end_zone != zone:
             # DTEND has its own zone (an event starting in New York may end in London): resolve it there.
             end = _as_utc(end, end_zone)
     elif "DURATION" in event:
-        duration: Any = event["DURATION"]
+        duration: Any = _single(event, "DURATION", "end")
         if not isinstance(duration.dt, timedelta):
             raise InvalidInputError(f"end: DURATION {duration.to_ical().decode()} is not a duration")
         end = _end_of_duration(start, zone, *_nominal_and_exact(raw_duration, duration.dt))
@@ -389,6 +400,19 @@ def _file_zones(calendar: Any) -> dict[str, tzinfo]:
         except (KeyError, ValueError) as error:
             raise InvalidInputError(f"VTIMEZONE {component.get('TZID', '?')}: cannot be read ({error})") from error
     return zones
+
+
+def _single(event: Any, name: str, field: str) -> Any:
+    """The event's one `name` property, readable; a repeated or malformed one is an error naming it."""
+    prop = event[name]
+    if isinstance(prop, list):
+        raise InvalidInputError(f"{field}: {name} appears {len(prop)} times; give it once")
+    try:
+        prop.dt  # noqa: B018 (icalendar parses lazily: a broken value raises here)
+    except (ValueError, AttributeError) as error:
+        shown = prop.to_ical().decode(errors="replace") if hasattr(prop, "to_ical") else str(prop)
+        raise InvalidInputError(f"{field}: {name} {shown!r} is not a valid date-time or duration") from error
+    return prop
 
 
 def _moment(prop: Any, field: str, zones: _Zones) -> tuple[datetime, str]:
