@@ -32,6 +32,7 @@ from surge_cli.calendar_cli import (
     entries_from_ics,
     import_ics,
     list_entries,
+    read_ics,
     stack_ref_from_outputs,
     validate_entry,
 )
@@ -192,9 +193,203 @@ def test_ics_with_tzid_parameters_keeps_local_times_in_their_iana_zone() -> None
     assert ics_entries("tzid.ics")[0].entry_id == sale.entry_id, "a re-import replaces, never duplicates"
 
 
+def _one_event(*lines: str) -> str:
+    body = "\r\n".join(["BEGIN:VEVENT", "UID:e@example.com", "DTSTAMP:20260101T000000Z", "SUMMARY:Show", *lines])
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{body}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+
+
+@pytest.mark.parametrize(
+    ("dtend", "end_utc"),
+    [
+        # 19:00 in New York (EST, UTC-5) to 02:00 in London (GMT): read in New York it would end 5 h late
+        ("DTEND;TZID=Europe/London:20260122T020000", utc(2026, 1, 22, 2)),
+        # to 20:00 in Chicago (CST, UTC-6): read in New York it would end an hour early (scale-in mid-event)
+        ("DTEND;TZID=America/Chicago:20260121T200000", utc(2026, 1, 22, 2)),
+        ("DTEND:20260122T013000Z", utc(2026, 1, 22, 1, 30)),
+    ],
+    ids=["ends-in-london", "ends-in-chicago", "ends-in-utc"],
+)
+def test_ics_dtend_is_read_in_its_own_zone(dtend: str, end_utc: datetime) -> None:
+    text = _one_event("DTSTART;TZID=America/New_York:20260121T190000", dtend)
+    (entry,) = entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+    assert (entry.start_utc, entry.end_utc) == (utc(2026, 1, 22, 0), end_utc)
+
+
+@pytest.mark.parametrize(
+    ("duration", "end_utc"),
+    [
+        ("P1D", utc(2026, 3, 8, 14)),  # 10:00 EST -> 10:00 EDT the next day: 23 h, not 24
+        ("P1DT2H", utc(2026, 3, 8, 16)),
+        ("PT24H", utc(2026, 3, 8, 15)),  # exact hours stay exact (icalendar's timedelta alone says P1D)
+        ("PT25H", utc(2026, 3, 8, 16)),
+        ("P1W", utc(2026, 3, 14, 14)),
+    ],
+)
+def test_ics_whole_days_of_a_duration_are_nominal_across_daylight_saving(duration: str, end_utc: datetime) -> None:
+    text = _one_event("DTSTART;TZID=America/New_York:20260307T100000", f"DURATION:{duration}")
+    (entry,) = entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+    assert (entry.start_utc, entry.end_utc) == (utc(2026, 3, 7, 15), end_utc)
+
+
+WEEKLY = [
+    "DTSTART;TZID=Asia/Seoul:20260105T200000",
+    "DTEND;TZID=Asia/Seoul:20260105T210000",
+    "RRULE:FREQ=WEEKLY;COUNT=6",
+    "EXDATE;TZID=Asia/Seoul:20260119T200000",
+]
+MOVED = "\r\n".join(
+    [
+        "BEGIN:VEVENT",
+        "UID:e@example.com",
+        "DTSTAMP:20260101T000000Z",
+        "RECURRENCE-ID;TZID=Asia/Seoul:20260126T200000",
+        "SUMMARY:Show (special)",
+        "DTSTART;TZID=Asia/Seoul:20260126T190000",
+        "DTEND;TZID=Asia/Seoul:20260126T230000",
+        "SEQUENCE:1",
+        "END:VEVENT",
+    ]
+)
+
+
+def _with(text: str, *components: str) -> str:
+    return text.replace("END:VCALENDAR", "\r\n".join(components) + "\r\nEND:VCALENDAR")
+
+
+def test_a_weekly_event_is_expanded_with_its_exdate_and_its_moved_instance() -> None:
+    text = _with(_one_event(*WEEKLY), MOVED)
+    found = read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 1), horizon_days=90)
+    starts = [(e.name, e.start_utc, e.end_utc) for e in found.entries]
+    assert starts == [
+        ("Show", utc(2026, 1, 5, 11), utc(2026, 1, 5, 12)),
+        ("Show", utc(2026, 1, 12, 11), utc(2026, 1, 12, 12)),
+        # 19 January: EXDATE
+        ("Show (special)", utc(2026, 1, 26, 10), utc(2026, 1, 26, 14)),  # the modified instance replaces it
+        ("Show", utc(2026, 2, 2, 11), utc(2026, 2, 2, 12)),
+        ("Show", utc(2026, 2, 9, 11), utc(2026, 2, 9, 12)),
+    ]
+    ids = [e.entry_id for e in found.entries]
+    assert len(set(ids)) == 5  # one entry per occurrence, not one per UID
+    assert all(i is not None and i.startswith(next(iter(found.remove_prefixes))) for i in ids)
+    again = read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 1))
+    assert [e.entry_id for e in again.entries] == ids, "stable ids: a re-import replaces"
+
+
+def test_recurrences_expand_only_within_the_horizon_and_ended_events_are_skipped_and_counted() -> None:
+    text = _one_event(
+        "DTSTART;TZID=Asia/Seoul:20260105T200000", "DTEND;TZID=Asia/Seoul:20260105T210000", "RRULE:FREQ=DAILY"
+    )
+    found = read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 10, 11, 30), horizon_days=7)
+    assert [e.start_utc for e in found.entries] == [utc(2026, 1, d, 11) for d in range(10, 18)]
+    assert found.entries[0].end_utc > utc(2026, 1, 10, 11, 30)  # in progress: kept
+    one_off = read_ics(
+        _one_event("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z"),
+        IcsDefaults(target_id="api", units=30),
+        now=utc(2026, 1, 10),
+    )
+    assert (one_off.entries, one_off.ended) == ([], 1)
+
+
+def test_of_two_versions_of_one_event_the_higher_sequence_wins() -> None:
+    first = _one_event("DTSTART:20260301T100000Z", "DTEND:20260301T110000Z", "SEQUENCE:2")
+    text = _with(
+        first,
+        "\r\n".join(
+            [
+                "BEGIN:VEVENT",
+                "UID:e@example.com",
+                "DTSTAMP:20260101T000000Z",
+                "SUMMARY:Show",
+                "DTSTART:20260301T120000Z",
+                "DTEND:20260301T130000Z",
+                "SEQUENCE:1",
+                "END:VEVENT",
+            ]
+        ),
+    )
+    (entry,) = read_ics(text, IcsDefaults(target_id="api", units=30)).entries
+    assert entry.start_utc == utc(2026, 3, 1, 10)  # SEQUENCE 2, although it comes first in the file
+
+
+def test_a_file_with_one_weekly_meeting_and_one_offs_imports_them_all() -> None:
+    text = _with(
+        _one_event(*WEEKLY),
+        "\r\n".join(
+            [
+                "BEGIN:VEVENT",
+                "UID:x@example.com",
+                "DTSTAMP:20260101T000000Z",
+                "SUMMARY:Launch",
+                "DTSTART:20260110T100000Z",
+                "DTEND:20260110T110000Z",
+                "END:VEVENT",
+            ]
+        ),
+    )
+    names = [e.name for e in read_ics(text, IcsDefaults(target_id="api", units=30), now=utc(2026, 1, 1)).entries]
+    assert names.count("Show") == 5
+    assert names.count("Launch") == 1
+
+
 def test_ics_with_a_vtimezone_uses_the_file_definition_across_the_dst_change() -> None:
     before, after = ics_entries("vtimezone.ics")
     assert (before.start_utc, after.start_utc) == (utc(2026, 3, 7, 15), utc(2026, 3, 8, 14))
+
+
+def test_a_zone_defined_by_the_file_beats_a_legacy_iana_zone_of_the_same_name() -> None:
+    # IANA's "EST" is UTC-5 all year; this file's "EST" has summer time (UTC-4 in July).
+    text = (FIXTURES / "vtimezone.ics").read_text().replace("Surge Eastern", "EST")
+    text = text.replace("20260307T100000", "20260707T100000").replace("20260307T110000", "20260707T110000")
+    summer, _ = entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+    assert summer.start_utc == utc(2026, 7, 7, 14)  # 10:00 at UTC-4, not 15:00
+
+
+def test_an_unresolvable_tzid_is_named_not_replaced() -> None:
+    text = _one_event("DTSTART;TZID=Mars/Olympus:20260121T190000", "DTEND;TZID=Mars/Olympus:20260121T200000")
+    text = text.replace("VERSION:2.0", "VERSION:2.0\r\nX-WR-TIMEZONE:Asia/Seoul")
+    with pytest.raises(InvalidInputError, match=r"start: TZID 'Mars/Olympus' is neither an IANA or Windows zone"):
+        entries_from_ics(text, IcsDefaults(target_id="api", units=30))
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (("DTSTART:2026-13-45", "DTEND:20260101T010000Z"), "start: DTSTART '2026-13-45' is not a valid date-time"),
+        (
+            ("DTSTART:20260101T000000Z", "DTSTART:20260101T020000Z", "DTEND:20260101T030000Z"),
+            "start: DTSTART appears 2 times; give it once",
+        ),
+        (("DTSTART:20260101T000000Z", "DTEND:tomorrow"), "end: DTEND 'tomorrow' is not a valid date-time"),
+        (
+            ("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z", "DTEND:20260101T020000Z"),
+            "end: DTEND appears 2 times; give it once",
+        ),
+        (("DTSTART:20260101T000000Z", "DURATION:soon"), "end: DURATION 'soon' is not a valid date-time or duration"),
+        (
+            ("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z", "DURATION:PT1H"),
+            "end: the event has both DTEND and DURATION; give one",
+        ),
+    ],
+    ids=["bad-dtstart", "two-dtstart", "bad-dtend", "two-dtend", "bad-duration", "dtend-and-duration"],
+)
+def test_a_malformed_or_repeated_time_property_is_one_line_naming_event_and_property(
+    lines: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        entries_from_ics(_one_event(*lines), IcsDefaults(target_id="api", units=30))
+    assert str(raised.value).startswith("event 'Show' (UID e@example.com): " + message)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_file_that_is_not_utf8_is_reported_not_silently_replaced() -> None:
+    text = _one_event("DTSTART:20260101T000000Z", "DTEND:20260101T010000Z").replace("SUMMARY:Show", "SUMMARY:Caf\u00e9")
+    latin1 = text.encode("latin-1")
+    with pytest.raises(
+        InvalidInputError, match=r"^file: byte \d+ is not UTF-8 \(b'\\xe9'\); iCalendar files are UTF-8"
+    ):
+        entries_from_ics(latin1, IcsDefaults(target_id="api", units=30))
+    (entry,) = entries_from_ics(b"\xef\xbb\xbf" + text.encode(), IcsDefaults(target_id="api", units=30))
+    assert entry.name == "Caf\u00e9"  # UTF-8, with or without a BOM
 
 
 def test_ics_gap_time_in_a_vtimezone_is_rejected() -> None:
@@ -365,6 +560,29 @@ def test_cli_import_ics_is_all_or_nothing(deployed: LocalStack) -> None:
     # Importing the same file again replaces its entries.
     import_ics(ref, FIXTURES / "tzid.ics", IcsDefaults(target_id="api", units=40))
     assert sorted(e.units for e in stored(deployed)) == [40, 40]
+
+
+def test_re_importing_refreshes_occurrences_and_a_cancel_file_removes_what_it_cancels(
+    deployed: LocalStack, tmp_path: Path
+) -> None:
+    ref = StackRef(deployed.table_name, deployed.config_parameter)
+    defaults = IcsDefaults(target_id="api", units=30)
+    path = tmp_path / "weekly.ics"
+    path.write_text(_one_event(*WEEKLY))
+    now = utc(2026, 1, 1)
+    first = import_ics(ref, path, defaults, now=now)
+    assert len(first.stored) == 5
+    # The organiser cancels 2 February: the re-import removes that occurrence and keeps the others.
+    path.write_text(_one_event(*WEEKLY[:3], "EXDATE;TZID=Asia/Seoul:20260119T200000,20260202T200000"))
+    second = import_ics(ref, path, defaults, now=now)
+    assert len(second.stored) == 4
+    assert len(second.removed) == 1
+    assert utc(2026, 2, 2, 11) not in [e.start_at for e in stored(deployed)]
+    # METHOD:CANCEL for the whole series removes every occurrence.
+    path.write_text(_one_event(*WEEKLY).replace("VERSION:2.0", "VERSION:2.0\r\nMETHOD:CANCEL"))
+    cancelled = import_ics(ref, path, defaults, now=now)
+    assert (cancelled.stored, len(cancelled.removed)) == ([], 4)
+    assert stored(deployed) == []
 
 
 # ------------------------------------------------------------------------- (c) through the state machine

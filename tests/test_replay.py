@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from surge.core.config import DEFAULT_PUSH_SAFETY_FACTOR
 from surge_cli.main import app
 from surge_cli.replay.kpis import fleet_kpis, loop_cost, oracle_at_target_unit_hours, policy_result
 from surge_cli.replay.policies import POLICIES
-from surge_cli.replay.scenario import LoadedScenario, ScenarioError, load_scenario, parse_scenario
+from surge_cli.replay.scenario import LoadedScenario, ScenarioError, load_scenario, parse_scenario, read_traffic_csv
 from surge_cli.replay.world import Fleet
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replay"
@@ -429,3 +430,97 @@ def test_a_push_guessed_2x_too_high_releases_capacity_to_the_observed_need() -> 
     assert 220 <= released["t_seconds"] <= 300
     assert released["winner"] == "push"
     assert min(s.desired_units for s in run.seconds if s.t_seconds >= 60) == 31
+
+
+# ------------------------------------------------------------------------ scenario files as editors save them
+
+
+def _replay_static(path: Path) -> Any:
+    return CliRunner().invoke(app, ["replay", str(path), "--policy", "static"])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("utf-8", b"\xef\xbb\xbf"), ("utf-16", b"")],  # Excel's "CSV UTF-8"; PowerShell 5's `>` (BOM included)
+    ids=["utf8-bom", "utf16"],
+)
+def test_csv_and_json_saved_with_a_bom_or_as_utf16_load(tmp_path: Path, encoding: str, prefix: bytes) -> None:
+    (tmp_path / "t.csv").write_bytes(prefix + "t_seconds,rps\n0,10\n3,40\n".encode(encoding))
+    document = _tiny_document()
+    document.update(duration_seconds=5, traffic={"csv": "t.csv"})
+    scenario_path = tmp_path / "s.json"
+    scenario_path.write_bytes(prefix + json.dumps(document).encode(encoding))
+    assert load_scenario(scenario_path).demand_rps == [10, 10, 10, 40, 40]
+
+
+def test_a_file_in_another_encoding_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes(b"t_seconds,rps\n0,10\n" + b"\xe9\n")
+    document = _tiny_document()
+    document.update(traffic={"csv": "t.csv"})
+    result = _replay_static(_write(tmp_path, document))
+    assert result.exit_code == 2
+    assert "t.csv byte 19 is not UTF-8" in result.output
+
+
+def test_a_duplicate_json_key_is_rejected_naming_it(tmp_path: Path) -> None:
+    text = json.dumps(_tiny_document()).replace(
+        '"duration_seconds": 120', '"duration_seconds": 120, "duration_seconds": 60'
+    )
+    path = tmp_path / "dup.json"
+    path.write_text(text)
+    result = _replay_static(path)
+    assert result.exit_code == 2
+    assert "key 'duration_seconds' appears twice in one object" in result.output
+
+
+def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    document = _tiny_document()
+    document["duration_seconds"] = 0
+    document["target"]["startup_seconds"] = -1
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(document, base_dir=FIXTURES)
+    message = str(caught.value)
+    assert "duration_seconds: Input should be greater than 0" in message
+    assert "target.startup_seconds: Input should be greater than or equal to 0" in message
+    assert "more]" not in message
+    assert "\n" not in message
+
+
+def test_every_bad_csv_row_is_named_and_nan_is_not_finite(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("t_seconds,rps\n0,10\n5,nan\n7,-3\n9,lots\n")
+    with pytest.raises(ScenarioError) as caught:
+        read_traffic_csv(tmp_path / "t.csv")
+    message = str(caught.value)
+    assert "line 3: rps must be a finite number (got: '5,nan')" in message
+    assert "line 4: t_seconds and rps must be >= 0" in message
+    assert "line 5: t_seconds must be an integer" in message
+
+
+def test_an_empty_csv_says_it_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("")
+    with pytest.raises(ScenarioError, match=r"t.csv is empty"):
+        read_traffic_csv(tmp_path / "t.csv")
+
+
+def test_traffic_shorter_than_the_scenario_or_a_late_csv_is_said(tmp_path: Path) -> None:
+    document = _tiny_document()
+    document.update(duration_seconds=300, traffic={"rps": [10, 20], "resolution_seconds": 50})
+    short = parse_scenario(document, base_dir=tmp_path)
+    assert short.notes == [
+        "traffic.rps covers 100 s of duration_seconds 300: its last value (20 rps) stands for the remaining 200 s"
+    ]
+    (tmp_path / "t.csv").write_text("t_seconds,rps\n300,50\n")
+    document.update(duration_seconds=400, traffic={"csv": "t.csv"})
+    late = parse_scenario(document, base_dir=tmp_path)
+    assert late.notes == ["traffic.csv starts at t_seconds 300: its first value (50 rps) stands for t = 0-299 as well"]
+    result = _replay_static(_write(tmp_path, document))
+    assert result.exit_code == 0
+    assert "note: traffic.csv starts at t_seconds 300" in result.output
+
+
+def test_a_start_near_the_end_of_the_calendar_is_refused_naming_start(tmp_path: Path) -> None:
+    document = _tiny_document()
+    document["start"] = "9999-12-31T20:00:00+00:00"
+    result = _replay_static(_write(tmp_path, document))
+    assert result.exit_code == 2
+    assert "start: must be between 2000-01-01 and 2199-12-31" in result.output

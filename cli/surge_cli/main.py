@@ -64,6 +64,8 @@ def replay_command(
     except ScenarioError as error:
         errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+    for note in loaded.notes:
+        errors.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     with _progress(errors, loaded.scenario.duration_seconds) as progress_for:
         runs, results = replay(loaded, names, progress_for)
     if timeline is not None:

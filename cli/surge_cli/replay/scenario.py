@@ -8,15 +8,26 @@ Relative paths resolve against the scenario file's folder. Every error is one li
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from surge.core.calendar import to_utc
 from surge.core.config import ScalingConfig, TargetConfig
@@ -180,6 +191,10 @@ class ReplayConfig(_Strict):
     )
 
 
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(2199, 12, 31, tzinfo=UTC)
+
+
 class Scenario(_Strict):
     name: str = Field(min_length=1, max_length=128)
     start: AwareDatetime
@@ -189,6 +204,15 @@ class Scenario(_Strict):
     pushes: list[Push] = Field(default_factory=list)
     calendar: list[CalendarEntry] = Field(default_factory=list)
     config: ReplayConfig = Field(default_factory=ReplayConfig)
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, value: datetime) -> datetime:
+        # The replay runs AWS on a simulated clock from `start`, with holds and windows hours past it: a start
+        # near year 9999 would overflow Python's datetime mid-replay instead of being refused here.
+        if not EARLIEST_START <= value <= LATEST_START:
+            raise ValueError("must be between 2000-01-01 and 2199-12-31")
+        return value
 
     def distinct_pushes(self) -> list[Push]:
         """Each push once (its first delivery), in scenario order."""
@@ -257,25 +281,31 @@ class Scenario(_Strict):
 class LoadedScenario:
     """A validated scenario with its demand resolved to one value per second (`demand_rps[t]`)."""
 
-    def __init__(self, scenario: Scenario, demand_rps: list[float], path: Path | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, demand_rps: list[float], path: Path | None = None, notes: list[str] | None = None
+    ) -> None:
         self.scenario = scenario
         self.demand_rps = demand_rps
         self.path = path
+        self.notes = notes or []
+        """What the file leaves to an assumption (traffic shorter than the scenario, a CSV starting late)."""
 
     def with_config(self, **changes: object) -> LoadedScenario:
         """The same scenario with some `config` keys changed (validated like the file's own)."""
         try:
             config = ReplayConfig.model_validate({**self.scenario.config.model_dump(), **changes})
         except ValidationError as error:
-            raise ScenarioError(f"config: {_first_problem(error)}") from error
-        return LoadedScenario(self.scenario.model_copy(update={"config": config}), self.demand_rps, self.path)
+            raise ScenarioError(f"config: {_all_problems(error)}") from error
+        return LoadedScenario(
+            self.scenario.model_copy(update={"config": config}), self.demand_rps, self.path, self.notes
+        )
 
     def truncated(self, duration_seconds: int) -> LoadedScenario:
         """The scenario's first `duration_seconds` (pushes after the cut dropped)."""
         duration = max(1, min(duration_seconds, self.scenario.duration_seconds))
         pushes = [p for p in self.scenario.pushes if p.at_seconds < duration]
         scenario = self.scenario.model_copy(update={"duration_seconds": duration, "pushes": pushes})
-        return LoadedScenario(scenario, self.demand_rps[:duration], self.path)
+        return LoadedScenario(scenario, self.demand_rps[:duration], self.path, self.notes)
 
     def demand_at(self, t_seconds: int) -> float:
         """Demand at second `t`; before the start the first value holds, after the end the last."""
@@ -287,12 +317,44 @@ class LoadedScenario:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def load_scenario(path: Path) -> LoadedScenario:
-    """Read, validate and resolve a scenario file; raises ScenarioError with one line naming the field."""
+def read_text(path: Path, what: str) -> str:
+    """A text file as editors save it: UTF-8 with or without a BOM (Excel's "CSV UTF-8"), or UTF-16 with its BOM
+    (Windows PowerShell 5's `>`); anything else is one line saying so."""
     try:
-        document = json.loads(path.read_text())
+        raw = path.read_bytes()
     except OSError as error:
-        raise ScenarioError(f"{path}: cannot read: {error.strerror}") from error
+        raise ScenarioError(f"{what}: cannot read {path}: {error.strerror}") from error
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ScenarioError(f"{what}: {path.name} starts like UTF-16 but is not ({error.reason})") from error
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ScenarioError(
+            f"{what}: {path.name} byte {error.start} is not UTF-8: save the file as UTF-8 (or UTF-16 with a BOM)"
+        ) from error
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ScenarioError(f"key {key!r} appears twice in one object (the last would silently win)")
+        seen[key] = value
+    return seen
+
+
+def load_scenario(path: Path) -> LoadedScenario:
+    """Read, validate and resolve a scenario file; raises ScenarioError naming the field of every problem."""
+    text = read_text(path, str(path))
+    if not text.strip():
+        raise ScenarioError(f"{path}: the file is empty")
+    try:
+        document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except ScenarioError as error:
+        raise ScenarioError(f"{path}: {error}") from error
     except json.JSONDecodeError as error:
         raise ScenarioError(f"{path}: not valid JSON: line {error.lineno}: {error.msg}") from error
     return parse_scenario(document, base_dir=path.parent, path=path)
@@ -303,25 +365,29 @@ def parse_scenario(document: object, *, base_dir: Path, path: Path | None = None
     try:
         scenario = Scenario.model_validate(document)
     except ValidationError as error:
-        raise ScenarioError(f"{source}: {_first_problem(error)}") from error
-    demand = resolve_demand(scenario, base_dir)
+        raise ScenarioError(f"{source}: {_all_problems(error)}") from error
+    notes: list[str] = []
+    demand = resolve_demand(scenario, base_dir, notes)
     _check_times(scenario, source)
-    return LoadedScenario(scenario, demand, path)
+    return LoadedScenario(scenario, demand, path, notes)
 
 
-def _first_problem(error: ValidationError) -> str:
-    """One line naming the field: `field.path: message (got: value)`; an unknown key is reported first."""
-    problems = error.errors(include_url=False)
-    extra = [p for p in problems if p["type"] == "extra_forbidden"]
-    problem = extra[0] if extra else problems[0]
-    location = ".".join(str(part) for part in problem["loc"] if part not in _TRAFFIC_TAGS) or "(document)"
-    message = problem["msg"].removeprefix("Value error, ")
-    if problem["type"] == "extra_forbidden":
-        message = "unknown key (not part of the scenario format)"
-    received = problem.get("input")
-    shown = "" if isinstance(received, dict | list) or received is None else f" (got: {received!r})"
-    more = f" [+{len(problems) - 1} more]" if len(problems) > 1 else ""
-    return f"{location}: {message}{shown}{more}"
+def _all_problems(error: ValidationError) -> str:
+    """Every problem on one line, each naming its field (`field.path: message (got: value)`), unknown keys first;
+    a union's alternatives that fail for the same field are reported once."""
+    problems = sorted(error.errors(include_url=False), key=lambda p: p["type"] != "extra_forbidden")
+    lines: list[str] = []
+    for problem in problems:
+        location = ".".join(str(part) for part in problem["loc"] if part not in _TRAFFIC_TAGS) or "(document)"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (not part of the scenario format)"
+        received = problem.get("input")
+        shown = "" if isinstance(received, dict | list) or received is None else f" (got: {received!r})"
+        line = f"{location}: {message}{shown}"
+        if line not in lines:
+            lines.append(line)
+    return "; ".join(lines)
 
 
 def _check_times(scenario: Scenario, source: str) -> None:
@@ -343,13 +409,26 @@ def _check_times(scenario: Scenario, source: str) -> None:
             raise ScenarioError(f"{source}: config.metric_gaps.{index}.end_seconds: must be after start_seconds")
 
 
-def resolve_demand(scenario: Scenario, base_dir: Path) -> list[float]:
-    """One demand value per second over the scenario's duration."""
+def resolve_demand(scenario: Scenario, base_dir: Path, notes: list[str] | None = None) -> list[float]:
+    """One demand value per second over the scenario's duration; what the traffic leaves to an assumption (shorter
+    than the scenario, a CSV starting after t=0) is said in `notes`."""
+    said = notes if notes is not None else []
     duration = scenario.duration_seconds
     traffic = scenario.traffic
     if isinstance(traffic, InlineTraffic):
+        covered = len(traffic.rps) * traffic.resolution_seconds
+        if covered < duration:
+            said.append(
+                f"traffic.rps covers {covered} s of duration_seconds {duration}: its last value "
+                f"({traffic.rps[-1]:g} rps) stands for the remaining {duration - covered} s"
+            )
         return [traffic.rps[min(t // traffic.resolution_seconds, len(traffic.rps) - 1)] for t in range(duration)]
     points = read_traffic_csv(base_dir / traffic.csv)
+    if points[0][0] > 0:
+        said.append(
+            f"traffic.csv starts at t_seconds {points[0][0]}: its first value ({points[0][1]:g} rps) stands for "
+            f"t = 0-{points[0][0] - 1} as well"
+        )
     demand: list[float] = []
     index, current = 0, points[0][1]
     for t in range(duration):
@@ -360,20 +439,31 @@ def resolve_demand(scenario: Scenario, base_dir: Path) -> list[float]:
     return demand
 
 
+MAX_CSV_PROBLEMS = 20
+"""At most this many bad rows are listed (then how many more)."""
+
+
 def read_traffic_csv(path: Path) -> list[tuple[int, float]]:
-    """Rows `t_seconds,rps` (header required), t strictly increasing; a bad row names its line."""
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ScenarioError(f"traffic.csv: cannot read {path}: {error.strerror}") from error
+    """Rows `t_seconds,rps` (header required), t strictly increasing; every bad row names its line."""
+    text = read_text(path, "traffic.csv")
+    if not text.strip():
+        raise ScenarioError(f"traffic.csv: {path.name} is empty (expected a header 't_seconds,rps' and rows)")
     rows = list(csv.reader(text.splitlines()))
-    if not rows or [cell.strip() for cell in rows[0]] != ["t_seconds", "rps"]:
-        raise ScenarioError(f"traffic.csv: {path.name} line 1: header must be 't_seconds,rps'")
+    if [cell.strip() for cell in rows[0]] != ["t_seconds", "rps"]:
+        raise ScenarioError(f"traffic.csv: {path.name} line 1: header must be 't_seconds,rps' (got: {rows[0]!r})")
     points: list[tuple[int, float]] = []
+    problems: list[str] = []
     for line_number, row in enumerate(rows[1:], start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
-        points.append(_parse_row(path, line_number, row, points[-1][0] if points else None))
+        try:
+            points.append(_parse_row(path, line_number, row, points[-1][0] if points else None))
+        except ScenarioError as error:
+            problems.append(str(error))
+    if problems:
+        shown = problems[:MAX_CSV_PROBLEMS]
+        more = f"; and {len(problems) - len(shown)} more bad rows" if len(problems) > len(shown) else ""
+        raise ScenarioError("; ".join(shown) + more)
     if not points:
         raise ScenarioError(f"traffic.csv: {path.name} has no data rows")
     return points
@@ -390,7 +480,9 @@ def _parse_row(path: Path, line_number: int, row: list[str], previous_t: int | N
         raise ScenarioError(
             f"{where}: t_seconds must be an integer and rps a number (got: {','.join(row)!r})"
         ) from error
-    if t_seconds < 0 or not math.isfinite(rps) or rps < 0:
+    if not math.isfinite(rps):
+        raise ScenarioError(f"{where}: rps must be a finite number (got: {','.join(row)!r})")
+    if t_seconds < 0 or rps < 0:
         raise ScenarioError(f"{where}: t_seconds and rps must be >= 0 (got: {','.join(row)!r})")
     if previous_t is not None and t_seconds <= previous_t:
         raise ScenarioError(f"{where}: t_seconds must increase (got {t_seconds} after {previous_t})")
