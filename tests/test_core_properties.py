@@ -262,11 +262,20 @@ def test_desired_is_always_within_min_and_max(case: Case) -> None:
         assert scaling.min_units <= decision.desired_units <= scaling.max_units
 
 
+def _later_active_push(case: Case, hold: Hold) -> datetime | None:
+    """When the first later push whose hold is active now went out (None: `hold` is the latest)."""
+    later = [
+        h.started_at
+        for h in case.signals.holds
+        if h.started_at > hold.started_at and h.push_id != hold.push_id and h.started_at <= case.now < h.max_until
+    ]
+    return min(later, default=None)
+
+
 def _observed_peak_rps(case: Case, hold: Hold) -> float | None:
     """The highest rate since `hold`'s push that the metrics show now (its own source: the high-resolution metric
     when it has datapoints since the push, else the ALB minutes), up to the next push if one followed."""
-    later = [h.started_at for h in case.signals.holds if h.started_at > hold.started_at and h.push_id != hold.push_id]
-    until = min((t for t in later if t <= case.now), default=None)
+    until = _later_active_push(case, hold)
     for samples in (case.signals.high_resolution_samples, case.signals.request_samples):
         since = [
             s
@@ -294,21 +303,31 @@ def test_never_lower_during_an_event_nor_below_a_holds_observed_peak_before_its_
         if starts <= case.now < event.end_at + timedelta(seconds=event.hold_after_seconds):
             assert event.name in decision.active_events
     within_minimum = [h for h in case.signals.holds if h.started_at <= case.now < h.min_until]
-    peaks = [_observed_peak_rps(case, h) for h in within_minimum]
-    if events or any(p is None for p in peaks):
-        # an event, or a hold with no evidence of its response yet: never lower
+    latest = [h for h in within_minimum if _later_active_push(case, h) is None]
+    superseded = [h for h in within_minimum if _later_active_push(case, h) is not None]
+    if events or any(_observed_peak_rps(case, h) is None for h in latest):
+        # an event, or the latest hold with no evidence of its response yet: never lower
         _assert_not_lowered(decision, case)
         return
     assert case.signals.capacity is not None
     assert decision.desired_units is not None
     scaling = case.target.scaling
+
+    def clamped(units: int) -> int:
+        return min(max(units, scaling.min_units), scaling.max_units)
+
     if decision.desired_units < case.signals.capacity.desired_units:
         # a hold whose response has shown its size may give back what no measurement asked for, never what the
         # observed peak needed before its minimum ends
-        for peak in peaks:
-            assert peak is not None
+        for hold in within_minimum:
+            peak = _observed_peak_rps(case, hold)
+            if peak is None:
+                # superseded before any datapoint of its own: it keeps what it was sized for until its minimum
+                assert hold in superseded
+                assert decision.desired_units >= clamped(hold.units)
+                continue
             need = units_for_rps(peak, scaling.unit_capacity_rps, scaling.target_utilization)
-            assert decision.desired_units >= min(max(need, scaling.min_units), scaling.max_units)
+            assert decision.desired_units >= clamped(need)
 
 
 MISSING_SIGNALS = ("no_samples", "metric_error", "store_error", "store_error_and_no_store_data")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -66,3 +67,47 @@ def test_journal_lists_the_changes_since(aws: LocalAws) -> None:
     assert result.exit_code == 0, result.output
     assert "20 -> 47" in result.output
     assert "47 -> 40" not in result.output
+
+
+@pytest.fixture
+def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """A machine with no region and no credentials configured (and no instance metadata to ask)."""
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["push", "--audience", "5", "--id", "p-1"],
+        ["push", "redrive"],
+        ["journal"],
+        ["graph", "--execution", "arn:aws:states:us-east-1:123456789012:execution:surge:x", "--out", "x.png"],
+    ],
+    ids=["push", "redrive", "journal", "graph"],
+)
+def test_without_a_region_every_command_says_so_in_one_line(no_aws_setup: pytest.MonkeyPatch, args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == ["error: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in ~/.aws/config"]
+
+
+def test_without_credentials_push_says_so_in_one_line(no_aws_setup: pytest.MonkeyPatch) -> None:
+    no_aws_setup.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    result = runner.invoke(app, ["push", "--audience", "5", "--id", "p-1", "--bus", "surge-bus"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().startswith("error: no AWS credentials: set AWS_PROFILE")
+    assert "Traceback" not in result.output

@@ -20,6 +20,8 @@ from typing import Annotated, Any
 import graphviz  # type: ignore[import-untyped]
 import typer
 
+from surge_cli.deployed import one_line_aws_errors
+
 INVALID_INPUT_EXIT_CODE = 2
 MISSING_TOOL_EXIT_CODE = 1
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[2] / "statemachines"
@@ -485,7 +487,8 @@ def graph_command(
 ) -> None:
     """Draw a state machine, marking the path one execution took (from --execution or --history)."""
     try:
-        definition, name, history = _inputs(execution, history_file, state_machine)
+        with one_line_aws_errors():
+            definition, name, history = _inputs(execution, history_file, state_machine)
         written = render_graph(definition, history, out, title or _default_title(name, execution, history))
     except GraphInputError as error:
         typer.echo(f"error: {error}", err=True)

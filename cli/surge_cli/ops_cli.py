@@ -14,7 +14,7 @@ from rich.table import Table
 from surge.adapters import store
 from surge.core.errors import InvalidInputError
 from surge.core.plan import AppliedChange
-from surge_cli.deployed import stack_outputs
+from surge_cli.deployed import one_line_aws_errors, stack_outputs
 from surge_cli.push_client import send_push
 from surge_cli.redrive import redrive_pushes
 
@@ -60,8 +60,9 @@ def push_command(
     try:
         if audience is None or push_id is None:
             raise InvalidInputError("--audience and --id are required to send a push")
-        bus_name = bus or stack_outputs(stack, ("SurgeBusName",))["SurgeBusName"]
-        event_id = send_push(audience=audience, push_id=push_id, bus_name=bus_name, source=source, target_id=target)
+        with one_line_aws_errors():
+            bus_name = bus or stack_outputs(stack, ("SurgeBusName",))["SurgeBusName"]
+            event_id = send_push(audience=audience, push_id=push_id, bus_name=bus_name, source=source, target_id=target)
     except InvalidInputError as error:
         _fail(error)
     typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
@@ -74,19 +75,20 @@ def redrive_command(
 ) -> None:
     """Put the pushes parked in the push dead-letter queue back on the bus (rejected events stay)."""
     now = datetime.now(UTC)
-    try:
-        age = now - parse_since(max_age, now)
-        outputs = stack_outputs(stack, ("SurgeBusName", "PushDeadLetterQueueUrl"))
-    except InvalidInputError as error:
-        _fail(error)
-    report = redrive_pushes(
-        queue_url=outputs["PushDeadLetterQueueUrl"],
-        bus_name=outputs["SurgeBusName"],
-        now=now,
-        max_age=age,
-        sqs=boto3.client("sqs"),
-        events=boto3.client("events"),
-    )
+    with one_line_aws_errors():
+        try:
+            age = now - parse_since(max_age, now)
+            outputs = stack_outputs(stack, ("SurgeBusName", "PushDeadLetterQueueUrl"))
+        except InvalidInputError as error:
+            _fail(error)
+        report = redrive_pushes(
+            queue_url=outputs["PushDeadLetterQueueUrl"],
+            bus_name=outputs["SurgeBusName"],
+            now=now,
+            max_age=age,
+            sqs=boto3.client("sqs"),
+            events=boto3.client("events"),
+        )
     typer.echo(f"redriven: {len(report.redriven)} ({', '.join(report.redriven) or 'none'})")
     if report.too_old_left:
         typer.echo(f"left, older than {max_age}: {len(report.too_old_left)} ({', '.join(report.too_old_left)})")
@@ -132,9 +134,11 @@ def journal_command(
     except InvalidInputError as error:
         Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
-    try:
-        table_name = table or stack_outputs(stack, ("SurgeTableName",))["SurgeTableName"]
-    except InvalidInputError as error:
-        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
-    Console().print(journal_table(store.read_journal(table_name, start, now)))
+    with one_line_aws_errors():
+        try:
+            table_name = table or stack_outputs(stack, ("SurgeTableName",))["SurgeTableName"]
+        except InvalidInputError as error:
+            Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+        entries = store.read_journal(table_name, start, now)
+    Console().print(journal_table(entries))

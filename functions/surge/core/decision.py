@@ -251,10 +251,11 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
 
     trend = freshest_trend(signals, scaling, now, _high_resolution_max_age(signals))
     holds = [h for h in signals.holds if hold_is_active(h, now, peak_rps)]
+    # A hold is superseded only by a later push whose own hold is active (and so carries the response).
     floors = [
         hold_floor(
             h,
-            push_response(h, signals, scaling, trend, now, next_push_start(h, signals.holds)),
+            push_response(h, signals, scaling, trend, now, next_push_start(h, holds)),
             scaling,
             now,
             peak_rps,
