@@ -313,13 +313,12 @@ def _event_label(event: Any) -> str:
     return f"{str(event.get('SUMMARY', '(no SUMMARY)'))!r} (UID {event.get('UID', '?')})"
 
 
-def _raw_durations(text: str | bytes) -> list[str | None]:
+def _raw_durations(text: str) -> list[str | None]:
     """Each VEVENT's DURATION as written, in file order (icalendar turns PT24H and P1D into the same timedelta,
     but RFC 5545 says one is exact and the other nominal). Lines unfolded by icalendar's own parser."""
-    unicode = text.decode("utf-8-sig", errors="replace") if isinstance(text, bytes) else text
     found: list[str | None] = []
     depth = 0
-    for line in Contentlines.from_ical(unicode):
+    for line in Contentlines.from_ical(text):
         if not line:
             continue
         name, _, value = line.parts()

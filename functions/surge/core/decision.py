@@ -34,6 +34,7 @@ from surge.core.signals import (
     TargetSignals,
     TargetState,
     UtcDatetime,
+    latest_fresh,
     units_for_rps,
 )
 
@@ -121,17 +122,6 @@ class Demand:
     age_seconds: float
 
 
-def latest_fresh(samples: list[RateSample], now: datetime, max_age_seconds: float) -> RateSample | None:
-    """The newest sample that ended no more than `max_age_seconds` ago (future samples are ignored)."""
-    usable = [s for s in samples if s.end <= now + timedelta(seconds=1)]
-    if not usable:
-        return None
-    newest = max(usable, key=lambda s: s.start)
-    if (now - newest.end).total_seconds() > max_age_seconds:
-        return None
-    return newest
-
-
 def high_resolution_max_age_seconds(period_seconds: int) -> float:
     """A high-resolution datapoint is stale after three periods (at least 30 s)."""
     return max(30.0, 3.0 * period_seconds)
@@ -149,8 +139,7 @@ def current_demand(signals: TargetSignals, scaling: ScalingConfig, now: datetime
     if alb is not None:
         candidates.append(Demand(alb.rps, "alb_request_count", (now - alb.end).total_seconds()))
     if signals.high_resolution_samples:
-        period = signals.high_resolution_samples[0].period_seconds
-        high = latest_fresh(signals.high_resolution_samples, now, high_resolution_max_age_seconds(period))
+        high = latest_fresh(signals.high_resolution_samples, now, _high_resolution_max_age(signals))
         if high is not None:
             candidates.append(Demand(high.rps, "high_resolution", (now - high.end).total_seconds()))
     if not candidates:
@@ -189,10 +178,7 @@ def window_peak_rps(
     if alb is not None:
         peaks.append(alb)
     if signals.high_resolution_samples:
-        period = signals.high_resolution_samples[0].period_seconds
-        high = covered_peak_rps(
-            signals.high_resolution_samples, window_start, now, high_resolution_max_age_seconds(period)
-        )
+        high = covered_peak_rps(signals.high_resolution_samples, window_start, now, _high_resolution_max_age(signals))
         if high is not None:
             peaks.append(high)
     return max(peaks) if peaks else None

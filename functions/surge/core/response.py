@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from surge.core.config import ScalingConfig
-from surge.core.signals import Hold, RateSample, TargetSignals, units_for_rps
+from surge.core.signals import Hold, RateSample, TargetSignals, latest_fresh, units_for_rps
 
 TREND_WINDOW_SECONDS = 60
 """The slope is measured over the datapoints that end within this window (at least two datapoints)."""
@@ -67,10 +67,10 @@ class Trend:
 
 
 def _fresh(samples: list[RateSample], now: datetime, max_age_seconds: float) -> list[RateSample]:
-    usable = sorted((s for s in samples if s.end <= now + timedelta(seconds=1)), key=lambda s: s.start)
-    if not usable or (now - usable[-1].end).total_seconds() > max_age_seconds:
+    """The samples up to now, oldest first, if the newest is fresh (the decision's own freshness rule)."""
+    if latest_fresh(samples, now, max_age_seconds) is None:
         return []
-    return usable
+    return sorted((s for s in samples if s.end <= now + timedelta(seconds=1)), key=lambda s: s.start)
 
 
 def slope_rps_per_second(samples: list[RateSample]) -> float:

@@ -146,3 +146,14 @@ def units_for_rps(rps: float, unit_capacity_rps: float, target_utilization: floa
         return MAX_COMPUTED_UNITS
     # Tolerate float noise so that exactly 70 % of 10 units asks for 10, not 11.
     return max(0, math.ceil(exact - 1e-9))
+
+
+def latest_fresh(samples: list[RateSample], now: datetime, max_age_seconds: float) -> RateSample | None:
+    """The newest sample that ended no more than `max_age_seconds` ago (future samples are ignored)."""
+    usable = [s for s in samples if s.end <= now + timedelta(seconds=1)]
+    if not usable:
+        return None
+    newest = max(usable, key=lambda s: s.start)
+    if (now - newest.end).total_seconds() > max_age_seconds:
+        return None
+    return newest
