@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from scaler_support import START, Loop, asg_target, deploy, ecs_target
+from scaler_support import LOAD_BALANCER, START, Loop, asg_target, deploy, ecs_target
 from surge.adapters import clients, store
 from surge.core.signals import CalendarEvent, Hold
 from surge_cli import world
@@ -220,3 +220,30 @@ def test_one_loop_scales_an_ecs_service_and_an_auto_scaling_group_side_by_side(a
     assert loop.value_at("web", START + timedelta(minutes=3)) == 8
     # The same executions did both: every scale-out call came from one loop per minute.
     assert len(loop.executions) == 4
+
+
+def test_demand_that_rises_during_the_settle_wait_cancels_the_scale_in(aws: LocalAws) -> None:
+    # CloudWatch sums late-arriving datapoints into a minute already published: the newest ALB minute can first
+    # show part of its requests and the rest seconds later. Here 11:00 first shows 100 rps (at 11:01:30) and its
+    # other 900 rps arrive at 11:01:40, during the 20 s settle wait of the scale-in decided at 11:01:30.
+    stack = deploy(aws, ecs_target())
+    world.create_ecs_service(aws, "prod", "api", desired_units=20)
+    loop = Loop(aws, stack, lambda minute: LOW_RPS)
+    loop.read = lambda: {"api": world.ecs_desired(aws, "prod", "api")}
+    aws.run_until(START + timedelta(seconds=90))
+    for minutes_ago in range(15, -1, -1):
+        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), LOW_RPS * 60)
+    aws.at(START + timedelta(seconds=100), lambda: world.publish_request_count(aws, LOAD_BALANCER, START, 900 * 60))
+    aws.every(1, loop.record, first=aws.now())
+    loop.executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": 25, "settle_seconds": 20}))
+    result = aws.wait_for(loop.executions[0], timeout_sim_seconds=60)
+
+    assert result["status"] == "SUCCEEDED"
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in aws.history(loop.executions[0])
+        if e["type"] == "TaskStateEntered"
+    ]
+    assert "ReReadSignals" in entered, "the first decision was a scale-in (100 rps needs 2 units)"
+    # The second look read the minute again and found 1,000 rps: 20 units are needed, nothing is removed.
+    assert {units for _, units in loop.series("api")} == {20}

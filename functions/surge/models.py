@@ -89,6 +89,10 @@ class ReadSignalsInput(LoopEnvelope):
     stop_reason: StopReason | None = None
     plan: Plan | None = None
     applied: list[AppliedChange] | None = None
+    fresh: bool = Field(
+        default=False,
+        description="read every metric again, cached ALB minutes too (the second look before a scale-in)",
+    )
 
 
 class ReadSignalsOutput(LoopEnvelope):

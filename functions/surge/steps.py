@@ -74,11 +74,17 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
         logger.info("another loop took over", extra={"owner": owner})
         return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
 
-    kept = {
-        target.id: samples
-        for target in event.config.targets
-        if (samples := _alb_samples_still_current(event.loop.alb_samples.get(target.id), target, now)) is not None
-    }
+    # The second look before a scale-in reads everything again: CloudWatch adds late-arriving requests to a
+    # minute it already published, so the newest minute read before the settle wait may have grown since.
+    kept = (
+        {}
+        if event.fresh
+        else {
+            target.id: samples
+            for target in event.config.targets
+            if (samples := _alb_samples_still_current(event.loop.alb_samples.get(target.id), target, now)) is not None
+        }
+    )
     items_by_target = {t.id: store.read_target_items(settings.table_name, t.id) for t in event.config.targets}
     since = response_lookback_start(
         [h for items in items_by_target.values() for h in items.holds], now, RESPONSE_LOOKBACK_SECONDS
@@ -130,7 +136,8 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
 def _alb_samples_still_current(
     previous: list[RateSample] | None, target: TargetConfig, now: datetime
 ) -> list[RateSample] | None:
-    """The ALB minutes read earlier in this execution, if no newer RequestCount minute can exist yet.
+    """The ALB minutes read earlier in this execution, if no newer RequestCount minute can exist yet (the loop's
+    own iterations; the second look before a scale-in always reads again: `ReadSignalsInput.fresh`).
 
     The ALB publishes one datapoint per minute, after the minute closes: while `now` is less than a minute past
     the end of the newest datapoint read, the next one cannot be there, so reading again would only cost money
