@@ -14,7 +14,11 @@ from surge.core.config import AutoScalingGroup, EcsService, SurgeConfig, TargetK
 from surge.core.signals import CurrentCapacity, GroupLimits
 
 ECS_DESCRIBE_BATCH = 10
+"""DescribeServices takes at most 10 services of one cluster per call:
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html"""
 ASG_DESCRIBE_BATCH = 50
+"""DescribeAutoScalingGroups takes up to 50 names by default (MaxRecords default 50, at most 100):
+https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html"""
 
 
 @dataclass

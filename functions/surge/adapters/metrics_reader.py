@@ -1,4 +1,4 @@
-"""One batched CloudWatch GetMetricData call per iteration for every target's request metrics."""
+"""Every target's request metrics in as few CloudWatch GetMetricData calls as the API allows (one per 500 metrics)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ ALB_PERIOD_SECONDS = 60
 LOOKBACK_MARGIN_SECONDS = 180
 MAX_LOOKBACK_SECONDS = 3 * 3600
 MAX_SINCE_SECONDS = 24 * 3600
+MAX_QUERIES_PER_CALL = 500
+"""GetMetricData retrieves at most 500 metrics per request (without a Metrics Insights query), 100,800 datapoints in
+all, the rest by NextToken: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html"""
 
 
 @dataclass
@@ -86,12 +89,13 @@ def _floor(moment: datetime, seconds: int) -> datetime:
 
 
 def read_request_metrics(config: SurgeConfig, now: datetime, since: datetime | None = None) -> MetricReadings:
-    """Read every target's request metrics in one GetMetricData call (paginated).
+    """Read every target's request metrics: one GetMetricData call per 500 metrics (each paginated).
 
     The window covers every target's scale-in window, or reaches back to `since` (at most a day) if earlier.
 
-    Only whole periods are kept: a bucket still filling would understate demand. If the call fails, every
-    target gets the error and no samples, and the decision core holds capacity.
+    Only whole periods are kept: a bucket still filling would understate demand. If a call fails, the targets of
+    its metrics get the error and no samples (the decision core holds their capacity); the other calls' targets
+    are read as usual. A target's metrics always travel in the same call, so a target is never half read.
     """
     readings = MetricReadings()
     queries = build_queries(config)
@@ -105,13 +109,14 @@ def read_request_metrics(config: SurgeConfig, now: datetime, since: datetime | N
     start = _floor(earliest, ALB_PERIOD_SECONDS)
     periods = {q["Id"]: q["MetricStat"]["Period"] for q in queries if "MetricStat" in q}
     targets_by_query = {q["Id"]: q["Label"] for q in queries if "Label" in q}
-    try:
-        results = _fetch(queries, start, end)
-    except (ClientError, BotoCoreError) as error:
-        message = f"GetMetricData failed: {error}"
-        for target in config.targets:
-            readings.errors[target.id] = message
-        return readings
+    results: list[dict[str, Any]] = []
+    for batch in _batches(queries):
+        try:
+            results.extend(_fetch(batch, start, end))
+        except (ClientError, BotoCoreError) as error:
+            message = f"GetMetricData failed: {error}"
+            for target_id in {targets_by_query[q["Id"]] for q in batch}:
+                readings.errors[target_id] = message
     for result in results:
         query_id = result["Id"]
         period = periods[query_id]
@@ -127,6 +132,19 @@ def read_request_metrics(config: SurgeConfig, now: datetime, since: datetime | N
         if result.get("StatusCode") == "InternalError":
             readings.errors[target_id] = f"GetMetricData returned InternalError for {query_id}"
     return readings
+
+
+def _batches(queries: list[MetricDataQueryTypeDef]) -> list[list[MetricDataQueryTypeDef]]:
+    """The queries in calls of at most MAX_QUERIES_PER_CALL, a target's queries never split across two calls."""
+    by_target: dict[str, list[MetricDataQueryTypeDef]] = {}
+    for query in queries:
+        by_target.setdefault(query["Label"], []).append(query)
+    batches: list[list[MetricDataQueryTypeDef]] = []
+    for group in by_target.values():
+        if not batches or len(batches[-1]) + len(group) > MAX_QUERIES_PER_CALL:
+            batches.append([])
+        batches[-1].extend(group)
+    return batches
 
 
 def _fetch(queries: list[MetricDataQueryTypeDef], start: datetime, end: datetime) -> list[dict[str, Any]]:
