@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from surge.adapters import capacity, config_source, decision_events, store
+from surge.adapters.errors import SurgeTransientError
 from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
@@ -178,18 +179,35 @@ def apply_capacity(event: ApplyCapacityInput, settings: Settings, now: datetime)
     """Apply every change of the plan (no API call when nothing changes), remember it, announce it.
 
     Each change is reconciled first with what is true now (`surge.core.reconcile`): another flow (a push, the
-    other loop of a hand-over) may have acted since the decision was made."""
+    other loop of a hand-over) may have acted since the decision was made.
+
+    One target's failure never costs another its change: a target the API refuses (AccessDenied, a service or group
+    that no longer exists) is logged and counted and left as it is; a throttled or transient one is retried by the
+    state's Retry (the error is raised once every other change is applied, and the retry finds those already done)."""
     applied: list[AppliedChange] = []
+    retry: SurgeTransientError | None = None
     for decision in event.plan.decisions:
         if not (decision.changes_desired or decision.changes_limits):
             continue
         if decision.action is Action.SCALE_IN and not event.allow_scale_in:
             continue  # shrinking waits for the confirmed scale-in branch
-        change = _apply_one(decision, event, settings, now)
+        try:
+            change = _apply_one(decision, event, settings, now)
+        except SurgeTransientError as error:
+            logger.warning("change to retry", extra={"target_id": decision.target_id, "error": str(error)})
+            retry = retry or error
+            continue
+        except (ClientError, BotoCoreError) as error:
+            logger.error("change refused", extra={"target_id": decision.target_id, "error": str(error)})
+            metrics.add_metric(name="ChangesRefused", unit=MetricUnit.Count, value=1)
+            continue
         if change is not None:
             applied.append(change)
     if applied:
         _announce(applied, settings)
+    if retry is not None:
+        metrics.add_metric(name="ChangesThrottled", unit=MetricUnit.Count, value=1)
+        raise retry
     envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
     return ApplyCapacityOutput(**envelope, applied=applied)
 
