@@ -15,6 +15,7 @@ from surge.adapters import capacity, config_source, decision_events, store
 from surge.adapters.errors import SurgeTransientError
 from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
 from surge.adapters.settings import Settings
+from surge.core.calendar import events_that_can_matter
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
 from surge.core.decision import Action, Decision, Reason, decide
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
@@ -95,6 +96,9 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
     for target_id, samples in kept.items():
         readings.request_samples[target_id] = samples
     current = capacity.read_capacity(event.config)
+    # Every decision on these signals is made before the next ReadSignals: this iteration's, and the second look's
+    # after the settle wait.
+    decided_by = now + timedelta(seconds=event.loop.interval_seconds + event.loop.settle_seconds)
     signals = []
     for target in event.config.targets:
         items = items_by_target[target.id]
@@ -108,7 +112,7 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
                 high_resolution_samples=readings.high_resolution_samples.get(target.id, []),
                 metric_error=readings.errors.get(target.id),
                 holds=items.holds,
-                calendar=items.calendar,
+                calendar=events_that_can_matter(items.calendar, now, decided_by),
                 store_error=items.error,
                 capacity=found,
                 state=items.state,

@@ -7,7 +7,7 @@ core takes the max), and scale-in waits until no entry is active.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -133,3 +133,16 @@ def resolve_entry(entry: CalendarEntry, target: TargetConfig) -> CalendarEvent:
         ramp_down_step_seconds=entry.ramp_down_step_seconds,
         time_zone=entry.time_zone,
     )
+
+
+def floor_ends_at(event: CalendarEvent) -> datetime:
+    """When the event's floor reaches 0: the end of its hold and then of its ramp-down steps
+    (`surge.core.decision.event_floor_units`)."""
+    return event.active_until + timedelta(seconds=event.ramp_down_steps * event.ramp_down_step_seconds)
+
+
+def events_that_can_matter(events: list[CalendarEvent], now: datetime, until: datetime) -> list[CalendarEvent]:
+    """The events that can be active or have a floor at some instant of [now, until]: the only ones a decision made
+    in that window looks at. The others (next month's launch, last week's show) stay in the table, out of the
+    state machine's payload (Step Functions caps it at 256 KB), and are read again by the next ReadSignals."""
+    return [event for event in events if event.active_from <= until and floor_ends_at(event) > now]
