@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
@@ -37,8 +38,27 @@ DEFAULT_POLICY = PolicyChoice("all")
 LatencyChoice = StrEnum("LatencyChoice", {name: name for name in PROFILE_NAMES})  # type: ignore[misc]
 
 
+DISTRIBUTION = "surge-autoscaler"
+
+
+def _print_version(requested: bool) -> None:
+    if not requested:
+        return
+    try:
+        installed = version(DISTRIBUTION)
+    except PackageNotFoundError:
+        installed = f"unknown (the {DISTRIBUTION} package is not installed: run make install)"
+    typer.echo(f"surge {installed}")
+    raise typer.Exit(0)
+
+
 @app.callback()
-def main() -> None:
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the installed version and exit"),
+    ] = False,
+) -> None:
     """Surge: sub-minute, event-driven autoscaling for ECS services and EC2 Auto Scaling groups."""
 
 
