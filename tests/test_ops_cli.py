@@ -102,7 +102,18 @@ def test_without_a_region_every_command_says_so_in_one_line(no_aws_setup: pytest
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines == ["error: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in ~/.aws/config"]
+    assert lines == [
+        "error: no AWS region: set AWS_DEFAULT_REGION (boto3 ignores AWS_REGION), or a region in ~/.aws/config"
+    ]
+
+
+def test_aws_region_alone_is_no_region_for_boto3_and_the_line_says_which_to_set(
+    no_aws_setup: pytest.MonkeyPatch,
+) -> None:
+    no_aws_setup.setenv("AWS_REGION", "eu-west-1")
+    result = runner.invoke(app, ["journal"])
+    assert result.exit_code == 2, result.output
+    assert "set AWS_DEFAULT_REGION (boto3 ignores AWS_REGION)" in result.output
 
 
 def test_without_credentials_push_says_so_in_one_line(no_aws_setup: pytest.MonkeyPatch) -> None:

@@ -524,3 +524,13 @@ def test_a_start_near_the_end_of_the_calendar_is_refused_naming_start(tmp_path: 
     result = _replay_static(_write(tmp_path, document))
     assert result.exit_code == 2
     assert "start: must be between 2000-01-01 and 2199-12-31" in result.output
+
+
+def test_a_minimum_hold_longer_than_the_hold_is_refused_at_load_naming_both_fields() -> None:
+    document = _tiny_document()
+    document["config"] = {"push_min_hold_seconds": 900, "push_hold_seconds": 600}
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(document, base_dir=FIXTURES)
+    assert str(caught.value).endswith(
+        "config.push_min_hold_seconds: must be <= config.push_hold_seconds (600) (got: 900)"
+    )

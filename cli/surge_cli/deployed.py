@@ -43,7 +43,9 @@ AWS_EXIT_CODE = 1
 def aws_problem(error: Exception) -> tuple[int, str]:
     """The exit code and the one line for an AWS error met by an operator command."""
     if isinstance(error, NoRegionError):
-        return SETUP_EXIT_CODE, "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in ~/.aws/config"
+        return SETUP_EXIT_CODE, (
+            "no AWS region: set AWS_DEFAULT_REGION (boto3 ignores AWS_REGION), or a region in ~/.aws/config"
+        )
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return SETUP_EXIT_CODE, (
             "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or `aws sso login`)"

@@ -407,6 +407,15 @@ def _check_times(scenario: Scenario, source: str) -> None:
     for index, gap in enumerate(scenario.config.metric_gaps):
         if gap.end_seconds <= gap.start_seconds:
             raise ScenarioError(f"{source}: config.metric_gaps.{index}.end_seconds: must be after start_seconds")
+    if scenario.config.push_min_hold_seconds > scenario.config.push_hold_seconds:
+        raise ScenarioError(
+            f"{source}: config.push_min_hold_seconds: must be <= config.push_hold_seconds "
+            f"({scenario.config.push_hold_seconds}) (got: {scenario.config.push_min_hold_seconds})"
+        )
+    try:
+        scenario.target_config()  # Surge's own rules on the target and config, said here rather than mid-replay
+    except ValidationError as error:
+        raise ScenarioError(f"{source}: {_all_problems(error)}") from None
 
 
 def resolve_demand(scenario: Scenario, base_dir: Path, notes: list[str] | None = None) -> list[float]:
