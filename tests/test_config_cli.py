@@ -17,6 +17,8 @@ from samtranslator.yaml_helper import yaml_parse
 from typer.testing import CliRunner
 
 from scaler_support import START, Loop, deploy, ecs_target
+from surge.adapters.config_source import Origin, load_effective_config
+from surge.adapters.errors import ConfigInvalidError
 from surge.core.config import SurgeConfig, TargetConfig
 from surge_cli import world
 from surge_cli.localaws import LocalAws
@@ -243,6 +245,23 @@ def test_a_hand_broken_operator_document_is_shown_as_one_line_and_stops_the_loop
     assert outcome["status"] == "FAILED"
     assert outcome.get("error") == "CannotStartLoop"
     assert world.ecs_desired(aws, "prod", "api") == 2, "nothing changed"
+
+
+def test_a_template_without_targets_takes_the_operators_alone(aws: LocalAws) -> None:
+    """A stack deployed with neither ServiceName nor AutoScalingGroupName generates `"targets": []`."""
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/s/config", Value='{"version": 1, "targets": []}', Type="String")
+    with pytest.raises(ConfigInvalidError, match=r"together: targets: List should have at least 1 item"):
+        load_effective_config("/s/config", "/s/operator-config")
+
+    ssm.put_parameter(Name="/s/operator-config", Value=json.dumps(document(ecs_target("web"))), Type="String")
+    loaded = load_effective_config("/s/config", "/s/operator-config")
+    assert [t.id for t in loaded.config.targets] == ["web"]
+    assert loaded.origin("web") is Origin.OPERATOR
+
+    ssm.put_parameter(Name="/s/operator-config", Value='{"version": 1, "targets": []}', Type="String", Overwrite=True)
+    with pytest.raises(ConfigInvalidError, match=r"^SSM parameter /s/operator-config: targets: List should have"):
+        load_effective_config("/s/config", "/s/operator-config")
 
 
 # --------------------------------------------------------------------------------- deploys leave it alone
