@@ -23,7 +23,7 @@ from surge.core.config import SurgeConfig, TargetConfig
 from surge_cli import world
 from surge_cli.localaws import LocalAws
 from surge_cli.main import app
-from surge_cli.stack import TEMPLATE_PATH, LocalStack
+from surge_cli.stack import TEMPLATE_PATH, LocalStack, TemplateError
 
 runner = CliRunner()
 
@@ -286,6 +286,14 @@ def test_a_deploy_that_changes_the_templates_parameters_keeps_the_applied_docume
     view = shown()
     assert sources(view) == [("api", "template", False), ("web", "operator", False)]
     assert max_units(view) == {"api": 60, "web": 50}
+
+
+def test_a_local_redeploy_that_would_change_a_functions_environment_says_so(aws: LocalAws) -> None:
+    deploy(aws, ecs_target("api"))
+    with pytest.raises(
+        TemplateError, match=r"surge-\w+Function: the local stack cannot change a function's environment"
+    ):
+        deploy(aws, ecs_target("api"), parameters={"DryRun": "true"})
 
 
 def test_the_template_never_declares_the_operator_document_and_no_function_may_write_either() -> None:
