@@ -495,6 +495,8 @@ def resources_of(action: str, params: dict[str, Any]) -> tuple[str, ...]:
     if action == "ssm:GetParameter":
         name = params["Name"] if params["Name"].startswith("/") else "/" + params["Name"]
         return (arn.format("ssm") + f"parameter{name}",)
+    if action == "ssm:GetParameters":  # authorized per parameter named
+        return tuple(arn.format("ssm") + f"parameter{n if n.startswith('/') else '/' + n}" for n in params["Names"])
     if action == "ecs:DescribeServices":
         return tuple(arn.format("ecs") + f"service/{params['cluster']}/{s}" for s in params["services"])
     if action == "ecs:UpdateService":

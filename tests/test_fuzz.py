@@ -232,6 +232,7 @@ def push_table() -> Iterator[tuple[Settings, dict[str, int]]]:
             {
                 "SURGE_TABLE_NAME": "surge-fuzz",
                 "SURGE_CONFIG_PARAMETER": "/surge/config",
+                "SURGE_OPERATOR_CONFIG_PARAMETER": "/surge/operator-config",
                 "SURGE_EVENT_BUS_NAME": "surge-bus",
                 "SURGE_EVENT_SOURCE": "surge",
                 "SURGE_DRY_RUN": "false",

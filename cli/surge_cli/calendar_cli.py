@@ -30,7 +30,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from pydantic import ValidationError
 
 from surge.adapters import store
-from surge.adapters.config_source import load_config
+from surge.adapters.config_source import load_config, load_effective_config
 from surge.adapters.errors import ConfigInvalidError
 from surge.core.calendar import CalendarEntry, resolve_entry
 from surge.core.config import SurgeConfig, TargetConfig
@@ -57,12 +57,25 @@ class StackRef:
 
     table: str
     config_parameter: str
+    operator_config_parameter: str | None = None
+    """The operator's document (`surge config apply`), merged with the template's by target id."""
 
 
 def stack_ref_from_outputs(stack_name: str, client: Any = None) -> StackRef:
-    """The table and config parameter named by a CloudFormation stack's outputs."""
+    """The table and config parameters named by a CloudFormation stack's outputs."""
     outputs = stack_outputs(stack_name, ("SurgeTableName", "ConfigParameterName"), client)
-    return StackRef(table=outputs["SurgeTableName"], config_parameter=outputs["ConfigParameterName"])
+    return StackRef(
+        table=outputs["SurgeTableName"],
+        config_parameter=outputs["ConfigParameterName"],
+        operator_config_parameter=outputs.get("OperatorConfigParameterName"),
+    )
+
+
+def stack_config(ref: StackRef) -> SurgeConfig:
+    """The targets the loop uses: with `--stack`, the template's and the operator's documents merged."""
+    if ref.operator_config_parameter is None:
+        return load_config(ref.config_parameter)
+    return load_effective_config(ref.config_parameter, ref.operator_config_parameter).config
 
 
 def resolve_stack_ref(table: str | None, config_parameter: str | None, stack: str | None) -> StackRef:
@@ -106,14 +119,14 @@ def validate_entry(entry: CalendarEntry, config: SurgeConfig) -> CalendarEvent:
 
 def add_entry(ref: StackRef, entry: CalendarEntry, config: SurgeConfig | None = None) -> CalendarEvent:
     """Validate one entry against the deployed configuration, then store it (nothing is stored on error)."""
-    event = validate_entry(entry, config or load_config(ref.config_parameter))
+    event = validate_entry(entry, config or stack_config(ref))
     store.put_calendar_event(ref.table, entry.target_id, event)
     return event
 
 
 def list_entries(ref: StackRef, target_id: str | None = None) -> list[tuple[str, CalendarEvent]]:
     """(target id, event) for every stored entry of one target, or of every configured target, by start."""
-    configured = [target_id] if target_id is not None else [t.id for t in load_config(ref.config_parameter).targets]
+    configured = [target_id] if target_id is not None else [t.id for t in stack_config(ref).targets]
     found: list[tuple[str, CalendarEvent]] = []
     for each in configured:
         items = store.read_target_items(ref.table, each)
@@ -521,7 +534,7 @@ def import_ics(
     now = now or datetime.now(UTC)
     parsed = read_ics(text, defaults, now=now, horizon_days=horizon_days)
     entries = parsed.entries
-    config = config or load_config(ref.config_parameter)
+    config = config or stack_config(ref)
     target_of(config, defaults.target_id)
     events: list[CalendarEvent] = []
     problems: list[str] = []

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from surge_cli.calendar_cli import calendar_app
+from surge_cli.config_cli import config_app
 from surge_cli.graph import graph_command
 from surge_cli.localaws.latency import PROFILE_NAMES
 from surge_cli.ops_cli import journal_command, push_app
@@ -130,6 +131,7 @@ app.add_typer(
     help="Build a replay scenario from ALB access logs or CloudWatch get-metric-data output.",
 )
 app.add_typer(push_app, name="push")
+app.add_typer(config_app, name="config")
 app.command("journal")(journal_command)
 app.command("graph")(graph_command)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, NoReturn
 
@@ -12,13 +13,44 @@ from rich.console import Console
 from rich.table import Table
 
 from surge.adapters import store
+from surge.adapters.config_source import EffectiveConfig, load_effective_config
+from surge.adapters.errors import ConfigInvalidError
 from surge.core.errors import InvalidInputError
 from surge.core.plan import AppliedChange
-from surge_cli.deployed import one_line_aws_errors, stack_outputs
-from surge_cli.push_client import send_push
+from surge_cli.deployed import AWS_EXIT_CODE, one_line_aws_errors, stack_outputs
+from surge_cli.push_client import push_detail, send_push
 from surge_cli.redrive import redrive_pushes
 
 INVALID_INPUT_EXIT_CODE = 2
+FILE_WIDTH = 10_000
+"""Columns of a table written to a file or a pipe: wide enough that rich never cuts or wraps a cell."""
+CONFIG_OUTPUTS = ("ConfigParameterName", "OperatorConfigParameterName")
+
+
+def output_console() -> Console:
+    """stdout: the terminal's width on a terminal; elsewhere (`surge journal > file`) every column in full."""
+    return Console(width=None if sys.stdout.isatty() else FILE_WIDTH)
+
+
+def stack_config(outputs: dict[str, str]) -> EffectiveConfig:
+    """The configuration the stack's loop uses (its two documents, merged), or one line and exit 1."""
+    try:
+        return load_effective_config(outputs["ConfigParameterName"], outputs["OperatorConfigParameterName"])
+    except ConfigInvalidError as error:
+        Console(stderr=True).print(
+            f"error: {error} (the loop stops with CannotStartLoop until it is fixed)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(AWS_EXIT_CODE) from error
+
+
+def check_target(target: str, known: list[str]) -> None:
+    if target not in known:
+        raise InvalidInputError(f"--target: unknown target {target!r}; known targets: {', '.join(known) or 'none'}")
+
+
 DURATION = re.compile(r"^(\d+)([smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
@@ -50,9 +82,9 @@ def push_command(
         str | None, typer.Option("--id", help="the push's unique id (a duplicate changes nothing)")
     ] = None,
     target: Annotated[str | None, typer.Option(help="target id (default: every target)")] = None,
-    stack: Annotated[str, typer.Option(help="deployed stack name (its bus is used)")] = "surge",
-    source: Annotated[str, typer.Option(help="the PushEventSource the stack was deployed with")] = "com.example.push",
-    bus: Annotated[str | None, typer.Option(help="event bus name (default: the stack's)")] = None,
+    stack: Annotated[
+        str, typer.Option(help="deployed stack name: its bus, its PushEventSource and its targets are used")
+    ] = "surge",
 ) -> None:
     """Put a PushSent event on the Surge bus, as a push server does (`surge push redrive --help` for the other)."""
     if ctx.invoked_subcommand is not None:
@@ -60,9 +92,21 @@ def push_command(
     try:
         if audience is None or push_id is None:
             raise InvalidInputError("--audience and --id are required to send a push")
+        push_detail(audience=audience, push_id=push_id, target_id=target)  # bad input: nothing asked of AWS
         with one_line_aws_errors():
-            bus_name = bus or stack_outputs(stack, ("SurgeBusName",))["SurgeBusName"]
-            event_id = send_push(audience=audience, push_id=push_id, bus_name=bus_name, source=source, target_id=target)
+            needed = ("SurgeBusName", "PushEventSource", *(CONFIG_OUTPUTS if target is not None else ()))
+            outputs = stack_outputs(stack, needed)
+            if target is not None:
+                # The fast path rejects a push for a target its configuration does not list: say so here.
+                check_target(target, [t.id for t in stack_config(outputs).config.targets])
+            bus_name = outputs["SurgeBusName"]
+            event_id = send_push(
+                audience=audience,
+                push_id=push_id,
+                bus_name=bus_name,
+                source=outputs["PushEventSource"],
+                target_id=target,
+            )
     except InvalidInputError as error:
         _fail(error)
     typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
@@ -125,20 +169,33 @@ def journal_table(entries: list[AppliedChange]) -> Table:
 def journal_command(
     since: Annotated[str, typer.Option(help="how far back: 30m, 2h, 1d, or an aware ISO 8601 instant")] = "1d",
     stack: Annotated[str, typer.Option(help="deployed stack name")] = "surge",
-    table: Annotated[str | None, typer.Option(help="the Surge table (default: the stack's)")] = None,
+    target: Annotated[str | None, typer.Option(help="only this target's changes")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON Lines: one JSON object per change, oldest first (no table)")
+    ] = False,
 ) -> None:
     """List every change Surge applied (or, in dry-run, would have applied), oldest first."""
     now = datetime.now(UTC)
     try:
         start = parse_since(since, now)
     except InvalidInputError as error:
-        Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+        _fail(error)
     with one_line_aws_errors():
         try:
-            table_name = table or stack_outputs(stack, ("SurgeTableName",))["SurgeTableName"]
+            outputs = stack_outputs(stack, ("SurgeTableName", *(CONFIG_OUTPUTS if target is not None else ())))
         except InvalidInputError as error:
-            Console(stderr=True).print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
-        entries = store.read_journal(table_name, start, now)
-    Console().print(journal_table(entries))
+            _fail(error)
+        entries = store.read_journal(outputs["SurgeTableName"], start, now)
+        if target is not None:
+            # Known: every target configured now, and any the journal names (a target removed since).
+            configured = [t.id for t in stack_config(outputs).config.targets]
+            known = configured + sorted({e.target_id for e in entries} - set(configured))
+            try:
+                check_target(target, known)
+            except InvalidInputError as error:
+                _fail(error)
+            entries = [e for e in entries if e.target_id == target]
+    if as_json:
+        sys.stdout.write("".join(entry.model_dump_json() + "\n" for entry in entries))
+    else:
+        output_console().print(journal_table(entries))

@@ -37,6 +37,16 @@ def write_push_sent_schema(path: Path = SCHEMA_PATH) -> None:
     path.write_text(json.dumps(push_sent_schema(), indent=2) + "\n")
 
 
+def push_detail(
+    *, audience: int, push_id: str, target_id: str | None = None, sent_at: datetime | None = None
+) -> PushSent:
+    """The PushSent detail, validated by the model the fast path uses (InvalidInputError names the field)."""
+    try:
+        return PushSent(push_id=push_id, audience=audience, target_id=target_id, sent_at=sent_at or datetime.now(UTC))
+    except ValidationError as error:
+        raise InvalidInputError(describe_validation_error(error, model=PushSent)) from error
+
+
 def push_event_entry(
     *,
     audience: int,
@@ -47,10 +57,7 @@ def push_event_entry(
     sent_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The PutEvents entry for one push (validated)."""
-    try:
-        detail = PushSent(push_id=push_id, audience=audience, target_id=target_id, sent_at=sent_at or datetime.now(UTC))
-    except ValidationError as error:
-        raise InvalidInputError(describe_validation_error(error, model=PushSent)) from error
+    detail = push_detail(audience=audience, push_id=push_id, target_id=target_id, sent_at=sent_at)
     return {
         "Source": source,
         "DetailType": DETAIL_TYPE,

@@ -8,6 +8,7 @@ raises, so a template change that this module does not understand fails loudly i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ TEMPLATE_PATH = REPO_ROOT / "infra" / "template.yaml"
 LOCAL_ACCOUNT = "123456789012"
 """moto's default account id."""
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+SUB_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
+"""A `${Name}` of Fn::Sub: also a pseudo parameter (`${AWS::StackName}`) or an attribute (`${Bus.Name}`)."""
 
 
 class TemplateError(Exception):
@@ -175,7 +178,7 @@ class Resolver:
                 target, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
                 return self._lookup(f"{target}.{attribute}")
             if function == "Fn::Sub" and isinstance(argument, str):
-                return PLACEHOLDER.sub(lambda m: self._lookup(m.group(1)), argument)
+                return SUB_PLACEHOLDER.sub(lambda m: self._lookup(m.group(1)), argument)
         raise TemplateError(f"the local stack cannot resolve {value!r}")
 
     def _lookup(self, name: str) -> str:
@@ -193,6 +196,10 @@ class LocalStack:
     table_name: str
     config_parameter: str
     bus_name: str
+    operator_config_parameter: str = ""
+    """Written by `surge config apply` only: not a resource of the stack (see surge.adapters.config_source)."""
+    outputs: dict[str, str] = field(default_factory=dict)
+    """The stack's CloudFormation outputs, as `surge ... --stack NAME` reads them (DescribeStacks)."""
     dead_letter_queue_url: str = ""
     queue_urls: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
@@ -285,7 +292,13 @@ def deploy_locally(
     stack_name: str = "surge",
     parameters: dict[str, str] | None = None,
 ) -> LocalStack:
-    """Create the template's table, config parameter, bus, functions and state machines on moto."""
+    """Create the template's table, config parameter, bus, functions and state machines on moto.
+
+    `config` stands for the document the template's parameters generate. Called again for the same stack in
+    the same world, it is an update, as `make deploy` with changed parameters: what exists is kept, and
+    CloudFormation (moto's) rewrites the template's config parameter, a resource of the stack, with the new
+    document. A change the local stack cannot update (a function's environment) raises instead.
+    """
     template = template or Template.load()
     params = {**template.parameter_defaults(), **(parameters or {})}
     region = aws.region
@@ -294,19 +307,21 @@ def deploy_locally(
     table_name = f"{stack_name}-SurgeTable"
     table_props = template.resources["SurgeTable"]["Properties"]
     dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName=table_name,
-        AttributeDefinitions=table_props["AttributeDefinitions"],
-        KeySchema=table_props["KeySchema"],
-        BillingMode=table_props["BillingMode"],
-    )
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):  # an update: the table stays
+        dynamodb.create_table(
+            TableName=table_name,
+            AttributeDefinitions=table_props["AttributeDefinitions"],
+            KeySchema=table_props["KeySchema"],
+            BillingMode=table_props["BillingMode"],
+        )
     config_parameter = f"/{stack_name}/config"
     bus_name = f"{stack_name}-bus"
-    aws.client("events").create_event_bus(Name=bus_name)
+    events = aws.client("events")
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+        events.create_event_bus(Name=bus_name)
     stack = LocalStack(
         aws=aws, stack_name=stack_name, table_name=table_name, config_parameter=config_parameter, bus_name=bus_name
     )
-    stack.put_config(config)
     physical: dict[str, str] = {}
     sqs = aws.client("sqs")
     for logical_id in template.resources_of_type("AWS::SQS::Queue"):
@@ -330,7 +345,7 @@ def deploy_locally(
     for function in template.functions():
         name = f"{stack_name}-{function.logical_id}"
         environment = {key: resolve(value) for key, value in function.environment.items()}
-        arn = aws.register_lambda(
+        arn = _existing_function(aws, name, environment) or aws.register_lambda(
             LambdaSpec(
                 name=name,
                 handler=function.handler,
@@ -350,12 +365,63 @@ def deploy_locally(
         values = {key: resolve(value) for key, value in machine.substitutions.items()}
         definition = substitute(machine.definition_path.read_text(), values)
         json.loads(definition)  # a substitution must never break the JSON
+        # CreateStateMachine with the same name and definition returns the existing one (an update).
         stack.state_machine_arns[machine.logical_id] = aws.create_state_machine(
             f"{stack_name}-{machine.logical_id}", definition, type_=resolve(machine.machine_type)
         )
         for rule in machine.rules:
             _put_rule(stack, machine.logical_id, rule, resolve)
+        physical[machine.logical_id] = stack.state_machine_arns[machine.logical_id]
+    _put_stack(stack, template, Resolver(physical, params, region, account), config)
     return stack
+
+
+def _existing_function(aws: LocalAws, name: str, environment: dict[str, str]) -> str | None:
+    """The ARN of a function an earlier deploy of the stack created, if any (an update keeps it)."""
+    lambda_ = aws.client("lambda")
+    try:
+        found = lambda_.get_function_configuration(FunctionName=name)
+    except lambda_.exceptions.ResourceNotFoundException:
+        return None
+    if found.get("Environment", {}).get("Variables", {}) != environment:
+        raise TemplateError(f"{name}: the local stack cannot change a function's environment on an update")
+    return str(found["FunctionArn"])
+
+
+def _put_stack(stack: LocalStack, template: Template, resolve: Resolver, config: SurgeConfig) -> None:
+    """The CloudFormation stack `surge ... --stack NAME` finds: the template's config parameter as its resource
+    (so an update rewrites it as CloudFormation does) and the template's outputs, resolved.
+
+    Outputs naming something the local stack does not create (an alarm, a dashboard) are left out: a command
+    that needs one says the stack has no such output."""
+    outputs: dict[str, dict[str, str]] = {}
+    for key, spec in template.document.get("Outputs", {}).items():
+        try:
+            outputs[key] = {"Value": resolve(spec["Value"])}
+        except TemplateError:
+            continue
+    props = template.resources["ConfigParameter"]["Properties"]
+    parameter = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {
+            "Name": stack.config_parameter,
+            "Type": props["Type"],
+            "Tier": props["Tier"],
+            "Description": props["Description"],
+            "Value": config.model_dump_json(),
+        },
+    }
+    body = json.dumps({"Resources": {"ConfigParameter": parameter}, "Outputs": outputs})
+    cloudformation = stack.aws.client("cloudformation")
+    try:
+        cloudformation.describe_stacks(StackName=stack.stack_name)
+    except cloudformation.exceptions.ClientError:
+        cloudformation.create_stack(StackName=stack.stack_name, TemplateBody=body)
+    else:
+        cloudformation.update_stack(StackName=stack.stack_name, TemplateBody=body)
+    described = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]
+    stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    stack.operator_config_parameter = stack.outputs["OperatorConfigParameterName"]
 
 
 def _sqs_record(message: dict[str, Any], queue_url: str, region: str) -> dict[str, Any]:

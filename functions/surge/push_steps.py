@@ -76,7 +76,9 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         metrics.add_metric(name="PushFieldsIgnored", unit=MetricUnit.Count, value=1)
     execution_id = request.execution_id
     with transient_as_retryable("ssm:GetParameter"):
-        config = config_source.load_config(settings.config_parameter_name)
+        config = config_source.load_effective_config(
+            settings.config_parameter_name, settings.operator_config_parameter_name
+        ).config
     targets = _targets_of(push, config)
     scope = SurgeConfig(targets=targets)
     items = {t.id: store.read_target_items(settings.table_name, t.id) for t in targets}

@@ -45,7 +45,10 @@ _METRIC_BY_ACTION = {Action.SCALE_OUT: "ScaleOut", Action.SCALE_IN: "ScaleIn", A
 
 def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> ClaimLoopOutput:
     """Load the configuration and claim the loop lease for this execution."""
-    config = config_source.load_config(settings.config_parameter_name)
+    loaded = config_source.load_effective_config(
+        settings.config_parameter_name, settings.operator_config_parameter_name
+    )
+    config = loaded.config
     interval = event.overrides.interval_seconds or min(t.scaling.loop_interval_seconds for t in config.targets)
     settle = event.overrides.settle_seconds if event.overrides.settle_seconds is not None else interval
     budget = event.overrides.budget_seconds
@@ -61,7 +64,14 @@ def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> Clai
     )
     metrics.add_metric(name="LoopsClaimed" if held else "LoopsStoodAside", unit=MetricUnit.Count, value=1)
     logger.info(
-        "loop claimed" if held else "another loop holds the lease", extra={"loop": loop.model_dump(mode="json")}
+        "loop claimed" if held else "another loop holds the lease",
+        extra={
+            "loop": loop.model_dump(mode="json"),
+            "config_versions": {
+                "template": loaded.template.version,
+                "operator": loaded.operator.version if loaded.operator else None,
+            },
+        },
     )
     return ClaimLoopOutput(loop=loop, config=config, failures=FailureCount(), lease_held=held)
 

@@ -16,6 +16,7 @@ class Settings(BaseModel):
 
     table_name: str = Field(alias="SURGE_TABLE_NAME", min_length=1)
     config_parameter_name: str = Field(alias="SURGE_CONFIG_PARAMETER", min_length=1)
+    operator_config_parameter_name: str = Field(alias="SURGE_OPERATOR_CONFIG_PARAMETER", min_length=1)
     event_bus_name: str = Field(alias="SURGE_EVENT_BUS_NAME", min_length=1)
     event_source: str = Field(alias="SURGE_EVENT_SOURCE", min_length=1)
     dry_run: bool = Field(alias="SURGE_DRY_RUN")
