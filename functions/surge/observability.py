@@ -46,14 +46,18 @@ class _StackMetrics(Metrics):
         default_dimensions: dict[str, str] | None = None,
         **kwargs: dict[str, Any],
     ) -> Callable[..., Any]:
-        if lambda_handler is None:
-            return functools.partial(
-                self.log_metrics,
-                capture_cold_start_metric=capture_cold_start_metric,
-                raise_on_empty_metrics=raise_on_empty_metrics,
-                default_dimensions=default_dimensions,
-                **kwargs,
-            )
+        if lambda_handler is None:  # used as @metrics.log_metrics(...)
+
+            def decorate(later: Callable[..., Any]) -> Callable[..., Any]:
+                return self.log_metrics(
+                    later,
+                    capture_cold_start_metric=capture_cold_start_metric,
+                    raise_on_empty_metrics=raise_on_empty_metrics,
+                    default_dimensions=default_dimensions,
+                    **kwargs,
+                )
+
+            return decorate
         handler = lambda_handler
 
         @functools.wraps(handler)
