@@ -35,7 +35,7 @@ from surge.models import (
     ReadSignalsOutput,
     StopReason,
 )
-from surge.observability import logger, metrics
+from surge.observability import logger, metrics, publish_target_gauges
 
 RESPONSE_LOOKBACK_SECONDS = 3_600
 """Metrics are read back to the start of every push hold still within its minimum, for at most an hour (a
@@ -186,7 +186,24 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
     missing = sum(1 for d in decisions if d.reason in (Reason.SIGNAL_MISSING, Reason.SIGNAL_GAP))
     if missing:
         metrics.add_metric(name="SignalMissing", unit=MetricUnit.Count, value=missing)
+    _publish_gauges(decisions, by_id)
     return DecideCapacityOutput(**envelope, plan=plan)
+
+
+def _publish_gauges(decisions: list[Decision], signals: dict[str, TargetSignals]) -> None:
+    """Each target's gauges for the dashboard, once per decision (what was read, and the floors decided)."""
+    for decision in decisions:
+        capacity = signals[decision.target_id].capacity if decision.target_id in signals else None
+        publish_target_gauges(
+            decision.target_id,
+            {
+                "DesiredUnits": decision.current_desired_units,
+                "RunningUnits": capacity.in_service_units if capacity is not None else None,
+                "DemandRps": decision.demand_rps,
+                "PushFloorUnits": decision.push_floor_units,
+                "CalendarFloorUnits": decision.calendar_floor_units,
+            },
+        )
 
 
 def apply_capacity(event: ApplyCapacityInput, settings: Settings, now: datetime) -> ApplyCapacityOutput:
