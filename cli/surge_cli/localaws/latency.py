@@ -82,6 +82,7 @@ _TYPICAL_API = {
     "autoscaling.SetDesiredCapacity": 0.25,
     "autoscaling.UpdateAutoScalingGroup": 0.3,
     "ssm.GetParameter": 0.03,
+    "ssm.GetParameters": 0.03,
     "events.PutEvents": 0.04,
     "sns.Publish": 0.04,
     "sqs": 0.02,
