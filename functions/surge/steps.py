@@ -15,11 +15,19 @@ from surge.adapters import capacity, config_source, decision_events, store
 from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
-from surge.core.decision import Action, Decision, Reason, decide
+from surge.core.decision import Action, Decision, Reason, decide, hold_released
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
 from surge.core.reconcile import FreshView, reconcile
 from surge.core.response import response_lookback_start
-from surge.core.signals import CurrentCapacity, GroupLimits, RateSample, ShadowCapacity, TargetSignals, TargetState
+from surge.core.signals import (
+    CurrentCapacity,
+    GroupLimits,
+    Pause,
+    RateSample,
+    ShadowCapacity,
+    TargetSignals,
+    TargetState,
+)
 from surge.models import (
     ApplyCapacityInput,
     ApplyCapacityOutput,
@@ -111,6 +119,7 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
                 store_error=items.error,
                 capacity=found,
                 state=items.state,
+                pause=items.pause,
             )
         )
         problems = {
@@ -171,6 +180,10 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
     missing = sum(1 for d in decisions if d.reason in (Reason.SIGNAL_MISSING, Reason.SIGNAL_GAP))
     if missing:
         metrics.add_metric(name="SignalMissing", unit=MetricUnit.Count, value=missing)
+    paused = [d.target_id for d in decisions if d.reason is Reason.PAUSED]
+    if paused:
+        metrics.add_metric(name="TargetsPaused", unit=MetricUnit.Count, value=len(paused))
+        logger.info("targets paused by an operator: decided, nothing changed", extra={"paused_targets": paused})
     return DecideCapacityOutput(**envelope, plan=plan)
 
 
@@ -208,8 +221,11 @@ MAX_APPLY_ATTEMPTS = 4
 """Re-read and reconcile at most this often when another flow writes the same target meanwhile."""
 
 
-def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState) -> FreshView:
-    """The target as it is now: its table items and its current capacity (the shadow one in dry-run)."""
+def _fresh_view(
+    target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState
+) -> tuple[FreshView, Pause | None]:
+    """The target as it is now: its table items (holds an operator released no longer count), its current
+    capacity (the shadow one in dry-run), and its pause if an operator paused it."""
     items = store.read_target_items(settings.table_name, target.id)
     state = basis if items.error is not None else items.state
     if dry_run:
@@ -224,13 +240,14 @@ def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: 
         found = capacity.read_capacity(SurgeConfig(targets=[target])).capacity.get(target.id)
         current = found.desired_units if found is not None else None
         limits = found.group_limits if found is not None else None
-    return FreshView(
+    view = FreshView(
         state=state,
-        holds=items.holds,
+        holds=[h for h in items.holds if not hold_released(h)],
         calendar=items.calendar,
         current_desired_units=current,
         current_group_limits=limits,
     )
+    return view, items.pause
 
 
 def _apply_one(
@@ -244,11 +261,13 @@ def _apply_one(
     last_set: int | None = None
     limits_set = False
     outcome = None
+    paused: Pause | None = None
     for _ in range(MAX_APPLY_ATTEMPTS):
-        fresh = _fresh_view(target, settings, dry_run, decision.next_state)
+        fresh, paused = _fresh_view(target, settings, dry_run, decision.next_state)
         from_units = fresh.current_desired_units if from_units is None else from_units
         outcome = reconcile(decision, target.scaling, fresh, now)
-        desired = outcome.desired_units
+        # Paused by an operator after this decision was made: no (further) change, whatever it says.
+        desired = outcome.desired_units if paused is None else None
         if desired is None and last_set is None:
             break  # nothing to do: superseded or abandoned before this flow changed anything
         next_state = outcome.next_state
@@ -272,8 +291,9 @@ def _apply_one(
         metrics.add_metric(name="StateNotRecorded", unit=MetricUnit.Count, value=1)
     assert outcome is not None
     if last_set is None:
+        why = outcome.explanation if paused is None else "the target was paused by an operator after this decision"
         logger.info(
-            "change not applied: " + outcome.explanation,
+            "change not applied: " + why,
             extra={"target_id": target.id, "outcome": outcome.outcome, "decided": decision.explanation},
         )
         metrics.add_metric(name="ChangesSuperseded", unit=MetricUnit.Count, value=1)
