@@ -10,8 +10,12 @@ from datetime import timedelta
 
 from surge.core.decision import Action, Reason, Signal, decide, hold_is_active, hold_released
 from surge.core.plan import Route, make_plan, route_for
+from surge.core.reconcile import Outcome, reconcile
 from surge.core.signals import GroupLimits, Pause, TargetState
 from test_core_decision import NOW, _asg, _ecs, _event, _flat, _hold, _seconds, _signals
+from test_core_reconcile import NOW as RECONCILE_NOW
+from test_core_reconcile import _decision, _fresh, _target
+from test_core_reconcile import _hold as _pushed
 
 PAUSE = Pause(paused_at=NOW - _seconds(600), paused_by="arn:aws:iam::123456789012:user/ops", reason="deploy")
 SINCE = "paused by an operator since 2024-06-01T11:50:00Z (deploy)"
@@ -149,3 +153,25 @@ def test_a_released_hold_counts_for_nothing() -> None:
     released = _hold(units=40).model_copy(update={"released_at": NOW, "released_by": "ops"})
     signals = _signals(10, samples=_flat(700))
     assert decide(_ecs(), signals.model_copy(update={"holds": [released]}), NOW) == decide(_ecs(), signals, NOW)
+
+
+# ------------------------------------------------------------------------- reconcile (ApplyCapacity's re-read)
+
+
+def test_a_pause_found_by_the_reread_stops_a_change_decided_before_it() -> None:
+    for decision in (_decision(rps=300, current=2), _decision(rps=50, current=20)):  # a scale-out, a scale-in
+        assert decision.changes_desired
+        pause = Pause(paused_at=RECONCILE_NOW, paused_by="ops")
+        result = reconcile(decision, _target().scaling, _fresh(2).model_copy(update={"pause": pause}), RECONCILE_NOW)
+        assert (result.outcome, result.desired_units, result.acts) == (Outcome.PAUSED, None, False)
+        assert result.explanation == "the target was paused by an operator after this decision"
+
+
+def test_a_released_hold_is_no_floor_in_the_reread() -> None:
+    decision = _decision(rps=300, current=2)  # 300 / 50 -> 6
+    new_push = _pushed(26)
+    raised = reconcile(decision, _target().scaling, _fresh(2, holds=[new_push]), RECONCILE_NOW)
+    assert (raised.outcome, raised.desired_units) == (Outcome.RAISED_TO_NEW_FLOOR, 26)
+    released = new_push.model_copy(update={"released_at": RECONCILE_NOW, "released_by": "ops"})
+    kept = reconcile(decision, _target().scaling, _fresh(2, holds=[released]), RECONCILE_NOW)
+    assert (kept.outcome, kept.desired_units) == (Outcome.AS_DECIDED, 6)

@@ -15,19 +15,11 @@ from surge.adapters import capacity, config_source, decision_events, store
 from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
-from surge.core.decision import Action, Decision, Reason, decide, hold_released
+from surge.core.decision import Action, Decision, Reason, decide
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
 from surge.core.reconcile import FreshView, reconcile
 from surge.core.response import response_lookback_start
-from surge.core.signals import (
-    CurrentCapacity,
-    GroupLimits,
-    Pause,
-    RateSample,
-    ShadowCapacity,
-    TargetSignals,
-    TargetState,
-)
+from surge.core.signals import CurrentCapacity, GroupLimits, RateSample, ShadowCapacity, TargetSignals, TargetState
 from surge.models import (
     ApplyCapacityInput,
     ApplyCapacityOutput,
@@ -221,11 +213,9 @@ MAX_APPLY_ATTEMPTS = 4
 """Re-read and reconcile at most this often when another flow writes the same target meanwhile."""
 
 
-def _fresh_view(
-    target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState
-) -> tuple[FreshView, Pause | None]:
-    """The target as it is now: its table items (holds an operator released no longer count), its current
-    capacity (the shadow one in dry-run), and its pause if an operator paused it."""
+def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState) -> FreshView:
+    """The target as it is now: its table items (an operator's pause among them) and its current capacity (the
+    shadow one in dry-run)."""
     items = store.read_target_items(settings.table_name, target.id)
     state = basis if items.error is not None else items.state
     if dry_run:
@@ -240,14 +230,14 @@ def _fresh_view(
         found = capacity.read_capacity(SurgeConfig(targets=[target])).capacity.get(target.id)
         current = found.desired_units if found is not None else None
         limits = found.group_limits if found is not None else None
-    view = FreshView(
+    return FreshView(
         state=state,
-        holds=[h for h in items.holds if not hold_released(h)],
+        holds=items.holds,
         calendar=items.calendar,
         current_desired_units=current,
         current_group_limits=limits,
+        pause=items.pause,
     )
-    return view, items.pause
 
 
 def _apply_one(
@@ -261,13 +251,11 @@ def _apply_one(
     last_set: int | None = None
     limits_set = False
     outcome = None
-    paused: Pause | None = None
     for _ in range(MAX_APPLY_ATTEMPTS):
-        fresh, paused = _fresh_view(target, settings, dry_run, decision.next_state)
+        fresh = _fresh_view(target, settings, dry_run, decision.next_state)
         from_units = fresh.current_desired_units if from_units is None else from_units
         outcome = reconcile(decision, target.scaling, fresh, now)
-        # Paused by an operator after this decision was made: no (further) change, whatever it says.
-        desired = outcome.desired_units if paused is None else None
+        desired = outcome.desired_units
         if desired is None and last_set is None:
             break  # nothing to do: superseded or abandoned before this flow changed anything
         next_state = outcome.next_state
@@ -291,9 +279,8 @@ def _apply_one(
         metrics.add_metric(name="StateNotRecorded", unit=MetricUnit.Count, value=1)
     assert outcome is not None
     if last_set is None:
-        why = outcome.explanation if paused is None else "the target was paused by an operator after this decision"
         logger.info(
-            "change not applied: " + why,
+            "change not applied: " + outcome.explanation,
             extra={"target_id": target.id, "outcome": outcome.outcome, "decided": decision.explanation},
         )
         metrics.add_metric(name="ChangesSuperseded", unit=MetricUnit.Count, value=1)
