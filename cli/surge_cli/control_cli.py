@@ -96,7 +96,8 @@ def deployed(stack: str, table: str | None, config_parameter: str | None) -> Dep
 
 
 def caller_arn() -> str:
-    """Who is running the command (STS GetCallerIdentity): recorded with a pause or a release."""
+    """Who is running the command: recorded with a pause or a release. STS GetCallerIdentity needs no permission
+    (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html)."""
     arn: str = boto3.client("sts").get_caller_identity()["Arn"]
     return arn
 

@@ -203,7 +203,9 @@ class HoldChangedError(Exception):
 def release_hold(
     table: str, target_id: str, hold: Hold, read_doc: str, released_at: datetime, released_by: str
 ) -> Hold:
-    """Mark a hold released (it stops counting at once), if its item is still the one read (`read_doc`).
+    """Mark a hold released (it stops counting at once), if its item is still the one read (`read_doc`): a
+    condition on the whole document, so a rewrite in between (the fast path's calibration) is never lost
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html).
 
     The item is kept (with who released it and when) until it expires like any hold."""
     released = hold.model_copy(update={"released_at": released_at, "released_by": released_by})
@@ -226,7 +228,10 @@ def release_hold(
 
 
 def put_pause(table: str, target_id: str, pause: Pause) -> Pause | None:
-    """Pause a target unless it is already paused: None when written, else the pause already there (unchanged)."""
+    """Pause a target unless it is already paused: None when written, else the pause already there (unchanged).
+
+    A conditional put (`attribute_not_exists`) never overwrites an item that exists:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html"""
     key: dict[str, AttributeValueTypeDef] = {"pk": {"S": target_pk(target_id)}, "sk": {"S": PAUSE_SK}}
     try:
         clients.dynamodb().put_item(
@@ -243,7 +248,9 @@ def put_pause(table: str, target_id: str, pause: Pause) -> Pause | None:
 
 
 def delete_pause(table: str, target_id: str) -> Pause | None:
-    """Resume a target: the pause that was removed, or None if it was not paused."""
+    """Resume a target: the pause that was removed, or None if it was not paused (DeleteItem with ReturnValues
+    ALL_OLD answers the item as it was, and nothing when there was none:
+    https://docs.aws.amazon.com/goto/WebAPI/dynamodb/DeleteItem)."""
     response = clients.dynamodb().delete_item(
         TableName=table,
         Key={"pk": {"S": target_pk(target_id)}, "sk": {"S": PAUSE_SK}},
