@@ -21,6 +21,7 @@ from surge.core.signals import (
     CurrentCapacity,
     GroupLimits,
     Hold,
+    Pause,
     RateSample,
     TargetSignals,
     TargetState,
@@ -196,8 +197,9 @@ def cases(
     kinds: tuple[TargetKind, ...] = (TargetKind.ECS, TargetKind.ASG),
     capacity_known: bool | None = None,
     force_active: bool = False,
+    paused: bool | None = False,
 ) -> Case:
-    """A valid target, signals and aware UTC `now` (REF plus up to an hour)."""
+    """A valid target, signals and aware UTC `now` (REF plus up to an hour); `paused` None: paused or not."""
     target = draw_target(draw, kinds)
     scaling = target.scaling
     now = _after(REF, _int(draw, 0, 3_600))
@@ -226,8 +228,16 @@ def cases(
         calendar=event_list,
         capacity=draw_capacity(draw, target.scaling, target.kind) if known else None,
         state=draw_state(draw, now, target.kind),
+        pause=draw_pause(draw, now) if paused or (paused is None and _maybe(draw)) else None,
     )
     return Case(target, signals, now)
+
+
+def draw_pause(draw: st.DrawFn, now: datetime) -> Pause:
+    reason = "deploy in progress" if _maybe(draw) else None
+    return Pause(
+        paused_at=_after(now, -_int(draw, 0, 3_600)), paused_by="arn:aws:iam::123456789012:user/ops", reason=reason
+    )
 
 
 def _scaled(samples: list[RateSample], factor: float) -> list[RateSample]:
@@ -250,13 +260,18 @@ def _assert_not_lowered(decision: Decision, case: Case) -> None:
 
 
 @PROPERTY_SETTINGS
-@given(cases())
+@given(cases(paused=None))
 def test_desired_is_always_within_min_and_max(case: Case) -> None:
     decision = case.decide()
     scaling = case.target.scaling
     if case.signals.capacity is None:
         assert decision.desired_units is None
-        assert decision.reason is Reason.CAPACITY_UNKNOWN
+        assert decision.reason is (Reason.CAPACITY_UNKNOWN if case.signals.pause is None else Reason.PAUSED)
+    elif case.signals.pause is not None and not scaling.min_units <= case.signals.capacity.desired_units <= (
+        scaling.max_units
+    ):
+        # paused outside [min, max]: no desired count at all (no call), rather than a change
+        assert (decision.desired_units, decision.reason) == (None, Reason.PAUSED)
     else:
         assert decision.desired_units is not None
         assert scaling.min_units <= decision.desired_units <= scaling.max_units
@@ -391,7 +406,7 @@ def test_group_limits_always_admit_desired(case: Case) -> None:
 
 
 @PROPERTY_SETTINGS
-@given(cases())
+@given(cases(paused=None))
 def test_decide_is_deterministic_and_survives_json(case: Case) -> None:
     first = case.decide()
     second = case.decide()
@@ -444,6 +459,87 @@ def test_every_action_respects_its_guards_and_takes_its_route(case: Case) -> Non
         assert decision.action is Action.STEADY
         assert decision.next_state.last_scale_out_at == case.signals.state.last_scale_out_at
         assert decision.next_state.last_scale_in_at == case.signals.state.last_scale_in_at
+
+
+# ------------------------------------------------------------------------------------ paused, released
+
+_SAME_READING = (
+    "target_id",
+    "kind",
+    "current_desired_units",
+    "demand_rps",
+    "demand_source",
+    "reactive_units",
+    "trend_headroom_rps",
+    "push_floor_units",
+    "calendar_floor_units",
+    "active_holds",
+    "hold_floors",
+    "active_events",
+    "dry_run",
+)
+
+
+@PROPERTY_SETTINGS
+@given(cases(paused=True))
+def test_a_paused_targets_decision_never_changes_desired_or_limits(case: Case) -> None:
+    decision = case.decide()
+    unpaused = decide(case.target, case.signals.model_copy(update={"pause": None}), case.now)
+    scaling = case.target.scaling
+    capacity = case.signals.capacity
+    assert (decision.action, decision.reason, decision.winner) == (Action.STEADY, Reason.PAUSED, Signal.CURRENT)
+    assert not decision.changes_desired
+    assert not decision.changes_limits
+    assert decision.group_limits is None
+    assert decision.next_state == case.signals.state, "nothing to remember: nothing was done"
+    if capacity is not None and scaling.min_units <= capacity.desired_units <= scaling.max_units:
+        assert decision.desired_units == capacity.desired_units
+    else:
+        assert decision.desired_units is None
+    assert route_for([decision]) is Route.STEADY
+    # ... and it read its signals exactly as the unpaused decision did, and says what that one would do.
+    for name in _SAME_READING:
+        assert getattr(decision, name) == getattr(unpaused, name), name
+    assert decision.explanation.startswith("paused by an operator since ")
+    if unpaused.changes_desired and unpaused.reason is not Reason.ABOVE_MAX:
+        assert (
+            f"would {unpaused.action.value.replace('_', ' ')} {capacity.desired_units if capacity else None} -> "
+            in (decision.explanation)
+        )
+    assert decision.explanation.endswith(("changing nothing", ")"))
+
+
+@PROPERTY_SETTINGS
+@given(cases(paused=True))
+def test_a_paused_target_never_sets_the_route_of_a_plan(case: Case) -> None:
+    paused = case.decide()
+    others = decide(case.target, case.signals.model_copy(update={"pause": None}), case.now)
+    assert route_for([paused, others]) is route_for([others])
+    assert route_for([paused]) is Route.STEADY
+
+
+@PROPERTY_SETTINGS
+@given(case=cases(paused=None), data=st.data())
+def test_a_released_hold_counts_for_nothing(case: Case, data: st.DataObject) -> None:
+    released_hold = data.draw(
+        st.builds(
+            lambda seconds, units: Hold(
+                push_id="push-released",
+                units=units,
+                sized_for_rps=1_000_000.0,
+                started_at=_after(case.now, -seconds),
+                min_until=_after(case.now, 1 + seconds),
+                max_until=_after(case.now, 2 + seconds),
+                audience=1_000_000,
+                released_at=_after(case.now, -seconds // 2),
+                released_by="arn:aws:iam::123456789012:user/ops",
+            ),
+            st.integers(0, 1_800),
+            st.integers(0, 10_000),
+        )
+    )
+    with_it = case.with_signals(holds=[*case.signals.holds, released_hold])
+    assert with_it.decide() == case.decide()
 
 
 # ----------------------------------------------------------------------------------------------- finding

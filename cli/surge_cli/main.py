@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from surge_cli.calendar_cli import calendar_app
 from surge_cli.config_cli import config_app
+from surge_cli.control_cli import hold_app, pause_command, paused_command, resume_command
 from surge_cli.graph import graph_command
 from surge_cli.localaws.latency import PROFILE_NAMES
 from surge_cli.ops_cli import journal_command, push_app
@@ -134,6 +135,10 @@ app.add_typer(push_app, name="push")
 app.add_typer(config_app, name="config")
 app.command("journal")(journal_command)
 app.command("graph")(graph_command)
+app.command("pause")(pause_command)
+app.command("resume")(resume_command)
+app.command("paused")(paused_command)
+app.add_typer(hold_app, name="hold")
 
 
 if __name__ == "__main__":

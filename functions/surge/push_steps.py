@@ -108,6 +108,7 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
             store_error=found.error,
             capacity=current.capacity.get(target.id),
             state=found.state,
+            pause=found.pause,  # a paused target records the hold (honoured on resume) and changes nothing
         )
         demand = current_demand(target_signals, target.scaling, now)
         hold = size_push_hold(

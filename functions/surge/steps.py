@@ -126,6 +126,7 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
                 store_error=items.error,
                 capacity=found,
                 state=items.state,
+                pause=items.pause,
             )
         )
         problems = {
@@ -187,6 +188,10 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
     if missing:
         metrics.add_metric(name="SignalMissing", unit=MetricUnit.Count, value=missing)
     _publish_gauges(decisions, by_id)
+    paused = [d.target_id for d in decisions if d.reason is Reason.PAUSED]
+    if paused:
+        metrics.add_metric(name="TargetsPaused", unit=MetricUnit.Count, value=len(paused))
+        logger.info("targets paused by an operator: decided, nothing changed", extra={"paused_targets": paused})
     return DecideCapacityOutput(**envelope, plan=plan)
 
 
@@ -258,7 +263,8 @@ MAX_APPLY_ATTEMPTS = 4
 
 
 def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState) -> FreshView:
-    """The target as it is now: its table items and its current capacity (the shadow one in dry-run)."""
+    """The target as it is now: its table items (an operator's pause among them) and its current capacity (the
+    shadow one in dry-run)."""
     items = store.read_target_items(settings.table_name, target.id)
     state = basis if items.error is not None else items.state
     if dry_run:
@@ -279,6 +285,7 @@ def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: 
         calendar=items.calendar,
         current_desired_units=current,
         current_group_limits=limits,
+        pause=items.pause,
     )
 
 

@@ -1,8 +1,9 @@
 """The Surge table (DynamoDB): the loop lease, each target's state, push holds and calendar events.
 
-Keys: pk = "LOOP" / sk = "LEASE" for the lease; pk = "TARGET#<id>" with sk = "STATE", "HOLD#<push id>" or
-"CAL#<entry id>" for a target's items. Each item keeps its model as JSON in `doc` (validated on the way in
-and out) and an `expires_at` epoch for DynamoDB TTL.
+Keys: pk = "LOOP" / sk = "LEASE" for the lease; pk = "TARGET#<id>" with sk = "STATE", "HOLD#<push id>",
+"CAL#<entry id>" or "PAUSE" (an operator's pause, written and deleted only by `surge pause` / `surge resume`,
+never by a flow: no state write can lose it) for a target's items. Each item keeps its model as JSON in `doc`
+(validated on the way in and out) and an `expires_at` epoch for DynamoDB TTL.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from surge.adapters import clients
 from surge.core.plan import AppliedChange
 from surge.core.push import Calibration
-from surge.core.signals import CalendarEvent, Hold, TargetState
+from surge.core.signals import CalendarEvent, Hold, Pause, TargetState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -29,6 +30,7 @@ JOURNAL_PREFIX = "JOURNAL#"
 JOURNAL_DAYS = 30
 HOLD_PREFIX = "HOLD#"
 CALENDAR_PREFIX = "CAL#"
+PAUSE_SK = "PAUSE"
 
 
 def target_pk(target_id: str) -> str:
@@ -93,6 +95,7 @@ class TargetItems:
     holds: list[Hold] = field(default_factory=list)
     calendar: list[CalendarEvent] = field(default_factory=list)
     error: str | None = None
+    pause: Pause | None = None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -128,6 +131,8 @@ def read_target_items(table: str, target_id: str) -> TargetItems:
                     items.holds.append(_parse(Hold, item))
                 elif sort_key.startswith(CALENDAR_PREFIX):
                     items.calendar.append(_parse(CalendarEvent, item))
+                elif sort_key == PAUSE_SK:
+                    items.pause = _parse(Pause, item)
             last = response.get("LastEvaluatedKey")
             if not last:
                 return items
@@ -173,6 +178,86 @@ def put_target_state(table: str, target_id: str, state: TargetState) -> TargetSt
 
 def put_hold(table: str, target_id: str, hold: Hold) -> None:
     _put(table, target_pk(target_id), HOLD_PREFIX + hold.push_id, hold, expires_at=hold.max_until + timedelta(days=1))
+
+
+def read_hold(table: str, target_id: str, push_id: str) -> tuple[Hold, str] | None:
+    """One push hold and its stored document (for a conditional rewrite), or None if there is none."""
+    item = (
+        clients.dynamodb()
+        .get_item(
+            TableName=table,
+            Key={"pk": {"S": target_pk(target_id)}, "sk": {"S": HOLD_PREFIX + push_id}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if item is None:
+        return None
+    return _parse(Hold, item), item["doc"]["S"]
+
+
+class HoldChangedError(Exception):
+    """The hold item changed (or went) since it was read: read it again."""
+
+
+def release_hold(
+    table: str, target_id: str, hold: Hold, read_doc: str, released_at: datetime, released_by: str
+) -> Hold:
+    """Mark a hold released (it stops counting at once), if its item is still the one read (`read_doc`): a
+    condition on the whole document, so a rewrite in between (the fast path's calibration) is never lost
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html).
+
+    The item is kept (with who released it and when) until it expires like any hold."""
+    released = hold.model_copy(update={"released_at": released_at, "released_by": released_by})
+    try:
+        _put(
+            table,
+            target_pk(target_id),
+            HOLD_PREFIX + hold.push_id,
+            released,
+            expires_at=hold.max_until + timedelta(days=1),
+            condition="#doc = :read",
+            values={":read": {"S": read_doc}},
+            names={"#doc": "doc"},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise HoldChangedError(f"hold {hold.push_id!r} of target {target_id!r} changed meanwhile") from error
+        raise
+    return released
+
+
+def put_pause(table: str, target_id: str, pause: Pause) -> Pause | None:
+    """Pause a target unless it is already paused: None when written, else the pause already there (unchanged).
+
+    A conditional put (`attribute_not_exists`) never overwrites an item that exists:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html"""
+    key: dict[str, AttributeValueTypeDef] = {"pk": {"S": target_pk(target_id)}, "sk": {"S": PAUSE_SK}}
+    try:
+        clients.dynamodb().put_item(
+            TableName=table,
+            Item={**key, "doc": {"S": pause.model_dump_json()}},
+            ConditionExpression="attribute_not_exists(sk)",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        item = clients.dynamodb().get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        return pause if item is None else _parse(Pause, item)
+    return None
+
+
+def delete_pause(table: str, target_id: str) -> Pause | None:
+    """Resume a target: the pause that was removed, or None if it was not paused (DeleteItem with ReturnValues
+    ALL_OLD answers the item as it was, and nothing when there was none:
+    https://docs.aws.amazon.com/goto/WebAPI/dynamodb/DeleteItem)."""
+    response = clients.dynamodb().delete_item(
+        TableName=table,
+        Key={"pk": {"S": target_pk(target_id)}, "sk": {"S": PAUSE_SK}},
+        ReturnValues="ALL_OLD",
+    )
+    old = response.get("Attributes")
+    return None if old is None else _parse(Pause, old)
 
 
 def put_hold_if_new(table: str, target_id: str, hold: Hold) -> bool:
@@ -261,16 +346,26 @@ def put_calendar_event(table: str, target_id: str, event: CalendarEvent) -> None
 
 
 def _put(
-    table: str, pk: str, sk: str, model: BaseModel, expires_at: datetime | None, condition: str | None = None
+    table: str,
+    pk: str,
+    sk: str,
+    model: BaseModel,
+    expires_at: datetime | None,
+    condition: str | None = None,
+    values: dict[str, AttributeValueTypeDef] | None = None,
+    names: dict[str, str] | None = None,
 ) -> None:
-    item: dict[str, AttributeValueTypeDef] = {
-        "pk": {"S": pk},
-        "sk": {"S": sk},
-        "doc": {"S": model.model_dump_json()},
-    }
+    # A hold's unset optional fields (released_at, released_by) are left out, so a hold nobody released is stored
+    # exactly as before they existed, and an earlier version of Surge still reads it (after a rollback).
+    document = model.model_dump_json(exclude_none=isinstance(model, Hold))
+    item: dict[str, AttributeValueTypeDef] = {"pk": {"S": pk}, "sk": {"S": sk}, "doc": {"S": document}}
     if expires_at is not None:
         item["expires_at"] = {"N": str(int(expires_at.timestamp()))}
-    if condition is None:
-        clients.dynamodb().put_item(TableName=table, Item=item)
-    else:
-        clients.dynamodb().put_item(TableName=table, Item=item, ConditionExpression=condition)
+    kwargs: dict[str, object] = {"TableName": table, "Item": item}
+    if condition is not None:
+        kwargs["ConditionExpression"] = condition
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    clients.dynamodb().put_item(**kwargs)  # type: ignore[arg-type]

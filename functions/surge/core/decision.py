@@ -11,7 +11,10 @@ Rules (README "How Surge decides"):
   response has not passed its peak or a calendar event is active, never below an active hold's floor, and by at
   most `max_scale_in_step_units` per action;
 - a missing, stale or gappy signal never lowers capacity;
-- desired never leaves [min_units, max_units], whatever the inputs.
+- desired never leaves [min_units, max_units], whatever the inputs;
+- a target an operator paused (`surge pause`) is decided as usual, and its decision changes nothing: desired stays
+  the current count (None when that is outside [min_units, max_units]: no call), limits stay, and the explanation
+  says what it would have done.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from surge.core.signals import (
     CalendarEvent,
     GroupLimits,
     Hold,
+    Pause,
     RateSample,
     TargetSignals,
     TargetState,
@@ -76,6 +80,7 @@ class Reason(StrEnum):
     STEP_INTERVAL = "step_interval"
     WITHIN_TOLERANCE = "within_tolerance"
     LIMITS_ONLY = "limits_only"
+    PAUSED = "paused"
 
 
 class Decision(BaseModel):
@@ -187,10 +192,16 @@ def window_peak_rps(
 # ------------------------------------------------------------------------------------- holds and events
 
 
+def hold_released(hold: Hold) -> bool:
+    """An operator released the hold (`surge hold release`): it no longer counts anywhere, at once."""
+    return hold.released_at is not None
+
+
 def hold_is_active(hold: Hold, now: datetime, peak_rps_over_cooldown: float | None) -> bool:
     """A hold lasts at least until `min_until`, at most until `max_until`; in between it is released once
-    the peak demand over one cooldown window has stayed below half of what it was sized for."""
-    if now < hold.started_at or now >= hold.max_until:
+    the peak demand over one cooldown window has stayed below half of what it was sized for. A released hold is
+    not active."""
+    if hold_released(hold) or now < hold.started_at or now >= hold.max_until:
         return False
     if now < hold.min_until:
         return True
@@ -227,7 +238,63 @@ def _clamp(units: int, scaling: ScalingConfig) -> int:
 
 
 def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decision:
-    """Decide the desired units of one target at `now` (an aware UTC datetime)."""
+    """Decide the desired units of one target at `now` (an aware UTC datetime).
+
+    A paused target (`signals.pause`) is decided exactly as if it were not, then the decision is turned into one
+    that changes nothing (`paused_decision`)."""
+    decision = _decide_acting(target, signals, now)
+    if signals.pause is None:
+        return decision
+    return paused_decision(decision, signals.pause, signals, target.scaling)
+
+
+def paused_decision(decision: Decision, pause: Pause, signals: TargetSignals, scaling: ScalingConfig) -> Decision:
+    """What a paused target gets: the same reading of its signals (demand, floors, holds, events), no change.
+
+    Desired stays the current count, or None (no call) when the current count is unknown or outside
+    [min_units, max_units]; the group's limits and the remembered state stay as read."""
+    current = decision.current_desired_units
+    kept = current if current is not None and scaling.min_units <= current <= scaling.max_units else None
+    return decision.model_copy(
+        update={
+            "action": Action.STEADY,
+            "reason": Reason.PAUSED,
+            "winner": Signal.CURRENT,
+            "desired_units": kept,
+            "group_limits": None,
+            "scale_in_allowed_at": None,
+            "next_state": signals.state,
+            "explanation": f"{_paused_text(pause)}: {_would_text(decision)}",
+        }
+    )
+
+
+def _paused_text(pause: Pause) -> str:
+    since = pause.paused_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"paused by an operator since {since}" + (f" ({pause.reason})" if pause.reason else "")
+
+
+def _would_text(decision: Decision) -> str:
+    """What the target would get if it were not paused, for the paused decision's explanation."""
+    current = decision.current_desired_units
+    if decision.reason is Reason.CAPACITY_UNKNOWN:
+        return "current capacity could not be read; changing nothing"
+    if decision.reason is Reason.ABOVE_MAX:
+        return f"would lower {current} -> {decision.desired_units} (above max_units), changing nothing"
+    if decision.action is not Action.STEADY:
+        change, _, why = decision.explanation.partition(": ")
+        return f"would {change}, changing nothing" + (f" ({why})" if why else "")
+    limits = decision.group_limits
+    if limits is not None:
+        return (
+            f"would set the group's limits to min {limits.min_units}, max {limits.max_units}, changing nothing "
+            f"({decision.explanation})"
+        )
+    return f"would keep {current} units, changing nothing ({decision.explanation})"
+
+
+def _decide_acting(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decision:
+    """The decision of a target that is not paused (README "How Surge decides")."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware UTC datetime")
     scaling = target.scaling

@@ -11,7 +11,9 @@ the decision with what it finds:
 - a **scale-in** is abandoned as soon as anything changed the target since the decision read it (its state
   version moved: a push, a scale-out, another loop), unless a new floor is above the current count, which is
   then applied;
-- a change of an Auto Scaling group's limits alone is re-decided next iteration if the state moved.
+- a change of an Auto Scaling group's limits alone is re-decided next iteration if the state moved;
+- nothing is changed once an operator has paused the target (`surge pause`), whatever the decision made before
+  the pause said; a hold an operator released (`surge hold release`) is no floor.
 
 The state written afterwards is merged with the fresh one, never a stale copy: timestamps keep the later value,
 the group's own limits saved by anyone are never dropped. The write is conditional on the version read here;
@@ -27,8 +29,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from surge.core.config import ScalingConfig
-from surge.core.decision import Action, Decision, event_floor_units
-from surge.core.signals import CalendarEvent, GroupLimits, Hold, TargetState
+from surge.core.decision import Action, Decision, event_floor_units, hold_released
+from surge.core.signals import CalendarEvent, GroupLimits, Hold, Pause, TargetState
 
 
 class Outcome(StrEnum):
@@ -36,6 +38,7 @@ class Outcome(StrEnum):
     RAISED_TO_NEW_FLOOR = "raised_to_new_floor"
     SUPERSEDED = "superseded"
     SCALE_IN_ABANDONED = "scale_in_abandoned"
+    PAUSED = "paused"
 
 
 class _Model(BaseModel):
@@ -50,6 +53,7 @@ class FreshView(_Model):
     calendar: list[CalendarEvent] = Field(default_factory=list)
     current_desired_units: int | None = Field(description="None when the current capacity could not be read")
     current_group_limits: GroupLimits | None = None
+    pause: Pause | None = Field(default=None, description="an operator's pause, if the target is paused now")
 
 
 class Reconciled(_Model):
@@ -69,7 +73,9 @@ def binding_floor_units(decision: Decision, scaling: ScalingConfig, fresh: Fresh
     corrected, or following the demand), any push hold the decision did not know that is still within its minimum
     (a new push), and every calendar entry's floor, clamped to [min, max]."""
     holds = [
-        h.units for h in fresh.holds if h.push_id not in decision.active_holds and h.started_at <= now < h.min_until
+        h.units
+        for h in fresh.holds
+        if h.push_id not in decision.active_holds and h.started_at <= now < h.min_until and not hold_released(h)
     ]
     events = [event_floor_units(e, now) for e in fresh.calendar]
     wanted = max([scaling.min_units, decision.push_floor_units, decision.calendar_floor_units, *holds, *events])
@@ -116,6 +122,8 @@ def reconcile(decision: Decision, scaling: ScalingConfig, fresh: FreshView, now:
             explanation=explanation,
         )
 
+    if fresh.pause is not None:
+        return result(Outcome.PAUSED, None, "the target was paused by an operator after this decision")
     if decided is None:
         return result(Outcome.SUPERSEDED, None, "the decision had no desired count")
     if decision.action is Action.SCALE_OUT or (decision.action is Action.STEADY and not moved):

@@ -50,6 +50,10 @@ class Hold(_Model):
     max_until: UtcDatetime
     audience: int = Field(default=0, ge=0)
     calibrated: bool = Field(default=False, description="its observed demand has fed the calibration")
+    released_at: UtcDatetime | None = Field(
+        default=None, description="an operator released it (`surge hold release`): it stops counting from then"
+    )
+    released_by: str | None = Field(default=None, max_length=2_048, description="who released it")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -121,6 +125,15 @@ class TargetState(_Model):
     )
 
 
+class Pause(_Model):
+    """An operator paused the target (`surge pause`): it is still read and decided, and nothing changes it (the
+    loop, the push fast path, the calendar) until `surge resume`. Its own table item, written only by the CLI."""
+
+    paused_at: UtcDatetime
+    paused_by: str = Field(min_length=1, max_length=2_048, description="who paused it (the caller's ARN)")
+    reason: str | None = Field(default=None, min_length=1, max_length=512)
+
+
 class TargetSignals(_Model):
     """Everything ReadSignals learned about one target in one iteration."""
 
@@ -133,6 +146,7 @@ class TargetSignals(_Model):
     calendar: list[CalendarEvent] = Field(default_factory=list)
     capacity: CurrentCapacity | None = Field(default=None, description="None when it could not be read")
     state: TargetState = Field(default_factory=TargetState)
+    pause: Pause | None = Field(default=None, description="set while an operator has paused the target")
 
 
 MAX_COMPUTED_UNITS = 10**9
