@@ -176,9 +176,10 @@ def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Monk
         ["journal"],
         ["config", "show"],
         ["config", "reset"],
+        ["status"],
         ["graph", "--execution", "arn:aws:states:us-east-1:123456789012:execution:surge:x", "--out", "x.png"],
     ],
-    ids=["push", "redrive", "journal", "config-show", "config-reset", "graph"],
+    ids=["push", "redrive", "journal", "config-show", "config-reset", "status", "graph"],
 )
 def test_without_a_region_every_command_says_so_in_one_line(no_aws_setup: pytest.MonkeyPatch, args: list[str]) -> None:
     result = runner.invoke(app, args)

@@ -30,6 +30,7 @@ from surge_cli.replay.policies import ProgressCallback
 from surge_cli.replay.run import POLICY_CHOICES, policy_names, replay
 from surge_cli.replay.scenario import ScenarioError, load_scenario
 from surge_cli.scenario_cli import scenario_app
+from surge_cli.status_cli import status_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Surge: sub-minute, event-driven autoscaling.")
 
@@ -139,6 +140,7 @@ app.command("pause")(pause_command)
 app.command("resume")(resume_command)
 app.command("paused")(paused_command)
 app.add_typer(hold_app, name="hold")
+app.command("status")(status_command)
 
 
 if __name__ == "__main__":
