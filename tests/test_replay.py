@@ -15,8 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from scaler_support import deploy, ecs_target
 from surge import push_steps
 from surge.core.config import DEFAULT_PUSH_SAFETY_FACTOR
+from surge_cli import world
+from surge_cli.localaws import LocalAws
 from surge_cli.main import app
 from surge_cli.replay.kpis import fleet_kpis, loop_cost, oracle_at_target_unit_hours, policy_result
 from surge_cli.replay.policies import POLICIES
@@ -534,3 +537,36 @@ def test_a_minimum_hold_longer_than_the_hold_is_refused_at_load_naming_both_fiel
     assert str(caught.value).endswith(
         "config.push_min_hold_seconds: must be <= config.push_hold_seconds (600) (got: 900)"
     )
+
+
+def test_state_sizes_from_the_harness_history_are_those_boto3_reads(aws: LocalAws) -> None:
+    from surge_cli.replay.policies.surge import state_data_bytes
+
+    # The sizes come from the history the harness reads from moto's backend; boto3's get_execution_history must
+    # give the same bytes (what Step Functions and its log group would hold).
+    stack = deploy(aws, ecs_target())
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    execution = aws.start_execution(stack.scaler_arn, {"budget_seconds": 10})
+    aws.wait_for(execution, timeout_sim_seconds=60)
+    sizes = state_data_bytes(aws.history_events(execution))
+    assert sizes == state_data_bytes(aws.history(execution))
+    assert 1_000 < max(sizes) < 256 * 1024
+
+
+def test_the_surge_replay_reports_its_largest_state_and_the_state_bytes_in_json() -> None:
+    result = CliRunner().invoke(app, ["replay", str(FIXTURES / "tiny.json"), "--policy", "surge", "--json"])
+    assert result.exit_code == 0, result.output
+    (surge,) = json.loads(result.stdout)["results"]
+    assert 1_000 < surge["max_state_bytes"] < 256 * 1024
+    assert surge["state_bytes"] > surge["max_state_bytes"], "every state's input and output, summed"
+
+
+def test_state_data_bytes_counts_utf8_bytes_of_inputs_and_outputs() -> None:
+    from surge_cli.replay.policies.surge import state_data_bytes
+
+    events = [
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "A", "input": '{"n":"é"}'}},
+        {"type": "TaskStateExited", "stateExitedEventDetails": {"name": "A", "output": "{}"}},
+        {"type": "ExecutionStarted", "executionStartedEventDetails": {"input": "{}"}},
+    ]
+    assert state_data_bytes(events) == [10, 2]

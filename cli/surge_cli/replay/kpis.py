@@ -123,6 +123,8 @@ def loop_cost(loop: dict[str, Any], duration_seconds: int) -> dict[str, Any]:
         "lambda_invocations": loop["lambda_invocations"],
         "lambda_gb_seconds": round(loop["lambda_gb_seconds"], 4),
         "metric_requests": loop["metric_requests"],
+        "max_state_bytes": loop.get("max_state_bytes", 0),
+        "state_bytes": loop.get("state_bytes", 0),
         "monthly_loop_cost_usd": {
             "EXPRESS": round((express_sfn + shared) * scale, 2),
             "STANDARD": round((standard_sfn + shared) * scale, 2),

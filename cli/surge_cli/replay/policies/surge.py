@@ -386,9 +386,11 @@ def loop_usage(aws: LocalAws, executions: list[str], metrics_requested: int) -> 
     """What the loop did, from the executed history and the harness's Lambda invocations."""
     transitions = 0
     durations: list[float] = []
+    state_sizes: list[int] = []
     for arn in executions:
         events = execution_events(aws, arn)
         transitions += sum(1 for e in events if str(e["type"]).endswith("StateEntered"))
+        state_sizes.extend(state_data_bytes(events))
         if events:
             durations.append((_instant(events[-1]["timestamp"]) - _instant(events[0]["timestamp"])).total_seconds())
     invocations = aws.invocations
@@ -407,4 +409,19 @@ def loop_usage(aws: LocalAws, executions: list[str], metrics_requested: int) -> 
         "lambda_invocations": len(invocations),
         "lambda_gb_seconds": gb_seconds,
         "metric_requests": metrics_requested,
+        "max_state_bytes": max(state_sizes, default=0),
+        "state_bytes": sum(state_sizes),
     }
+
+
+def state_data_bytes(events: list[dict[str, Any]]) -> list[int]:
+    """The size in bytes (UTF-8) of every state's input and output in an execution's history: what Step Functions
+    holds to its 256 KiB limit per state, and what an Express log group at level ALL with execution data ingests
+    (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)."""
+    sizes = []
+    for event in events:
+        for key, part in (("stateEnteredEventDetails", "input"), ("stateExitedEventDetails", "output")):
+            data = event.get(key, {}).get(part)
+            if isinstance(data, str):
+                sizes.append(len(data.encode("utf-8")))
+    return sizes
