@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from scaler_support import LOAD_BALANCER, START, deploy, ecs_target
 from surge.adapters import store
-from surge.core.signals import CalendarEvent, Hold, Pause
+from surge.core.signals import CalendarEvent, Hold, Pause, ShadowCapacity
 from surge_cli import world
 from surge_cli.localaws import LocalAws
 from surge_cli.main import app
@@ -99,3 +99,21 @@ def test_status_of_an_unknown_target_is_one_line_and_exit_2(aws: LocalAws) -> No
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1
     assert "nope" in result.stderr
+
+
+def test_a_dry_run_target_is_shown_on_its_shadow_count_as_the_loop_decides_it(aws: LocalAws) -> None:
+    stack = deploy(aws, ecs_target("api", dry_run=True))
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    for minute in range(4):
+        world.publish_request_count(aws, LOAD_BALANCER, START + timedelta(minutes=minute), 60_000)
+    aws.run_until(NOW)
+    state = store.read_target_items(stack.table_name, "api").state
+    store.put_target_state(
+        stack.table_name, "api", state.model_copy(update={"shadow": ShadowCapacity(desired_units=20)})
+    )
+
+    (api,) = _status()["targets"]
+
+    assert api["dry_run"] is True
+    assert (api["desired_units"], api["dry_run_shadow_units"]) == (20, 20), "the count Surge would have set"
+    assert (api["surge_wants_units"], api["action"]) == (20, "steady"), "already at 20 in the shadow world"

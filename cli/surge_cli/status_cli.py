@@ -22,7 +22,7 @@ from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.decision import decide, event_is_active, hold_is_active, window_peak_rps
 from surge.core.response import response_lookback_start
 from surge.core.signals import CalendarEvent, RateSample, TargetSignals
-from surge.steps import RESPONSE_LOOKBACK_SECONDS
+from surge.steps import RESPONSE_LOOKBACK_SECONDS, _shadowed
 from surge_cli.control_cli import (
     JsonOption,
     ParameterOption,
@@ -112,6 +112,7 @@ def target_status(
         if signals.pause is None
         else {"since": _utc(signals.pause.paused_at), "by": signals.pause.paused_by, "reason": signals.pause.reason},
         "dry_run": target.scaling.dry_run,
+        "dry_run_shadow_units": signals.state.shadow.desired_units if signals.state.shadow is not None else None,
         "calibration_rps_per_audience": calibration,
     }
 
@@ -125,6 +126,9 @@ def read_status(table: str, config: SurgeConfig, now: datetime) -> dict[str, Any
     targets = []
     for target in config.targets:
         found = items[target.id]
+        read = current.capacity.get(target.id)
+        if target.scaling.dry_run and read is not None and found.state.shadow is not None:
+            read = _shadowed(read, found.state.shadow)  # the loop decides a dry-run target on its shadow count
         signals = TargetSignals(
             target_id=target.id,
             request_samples=readings.request_samples.get(target.id, []),
@@ -133,7 +137,7 @@ def read_status(table: str, config: SurgeConfig, now: datetime) -> dict[str, Any
             holds=found.holds,
             calendar=found.calendar,
             store_error=found.error,
-            capacity=current.capacity.get(target.id),
+            capacity=read,
             state=found.state,
             pause=found.pause,
         )
