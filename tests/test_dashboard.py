@@ -18,7 +18,6 @@ import contextlib
 import io
 import json
 import re
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +34,7 @@ from surge.core.config import SurgeConfig
 from surge_cli import world
 from surge_cli.push_client import push_event_entry
 from surge_cli.stack import deploy_locally
-from test_deploy import BUCKET, EVENTS, PARAMETERS, REGION, REPO, Resolver, moto_ready, of_type, translate
+from test_deploy import EVENTS, PARAMETERS, REGION, Resolver, create_on_moto, of_type, translate
 
 STACK = "surge-blue"
 Metric = tuple[str, str, frozenset[tuple[str, str]]]
@@ -144,28 +143,8 @@ def moto_stack() -> dict[str, Any]:
     from moto import mock_aws
 
     with process_state_reset(), mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            for path in (REPO / "functions").rglob("*.py"):
-                archive.write(path, path.relative_to(REPO / "functions").as_posix())
-        s3.put_object(Bucket=BUCKET, Key="functions", Body=code.getvalue())
-        for path in (REPO / "statemachines").glob("*.asl.json"):
-            s3.put_object(Bucket=BUCKET, Key=path.relative_to(REPO).as_posix(), Body=path.read_bytes())
-        cloudformation = boto3.client("cloudformation", region_name=REGION)
-        cloudformation.create_stack(
-            StackName=STACK,
-            TemplateBody=json.dumps(moto_ready(translate(PARAMETERS))),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
-        (described,) = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
-        assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
-        physical = {
-            r["LogicalResourceId"]: r["PhysicalResourceId"]
-            for r in cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
-        }
+        described, created = create_on_moto(translate(PARAMETERS), STACK)
+        physical = {logical_id: r["PhysicalResourceId"] for logical_id, r in created.items()}
         body = boto3.client("cloudwatch", region_name=REGION).get_dashboard(DashboardName=physical["SurgeDashboard"])
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
         return {"body": body["DashboardBody"], "outputs": outputs, "physical": physical}

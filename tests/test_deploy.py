@@ -776,32 +776,39 @@ def moto_ready(template: dict[str, Any]) -> dict[str, Any]:
     return ready
 
 
+def create_on_moto(translated: dict[str, Any], stack_name: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Inside `mock_aws`: upload the functions' code and the ASL files, create the translated template as
+    `stack_name` on moto's CloudFormation (asserting CREATE_COMPLETE); the stack and its resources by logical id."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        for path in (REPO / "functions").rglob("*.py"):
+            archive.write(path, path.relative_to(REPO / "functions").as_posix())
+    s3.put_object(Bucket=BUCKET, Key="functions", Body=code.getvalue())
+    for path in (REPO / "statemachines").glob("*.asl.json"):
+        s3.put_object(Bucket=BUCKET, Key=path.relative_to(REPO).as_posix(), Body=path.read_bytes())
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(moto_ready(translated)),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    created = {
+        r["LogicalResourceId"]: r
+        for r in cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    }
+    return stack, created
+
+
 def test_the_translated_stack_creates_on_moto(translated: dict[str, Any]) -> None:
     from moto import mock_aws
 
     with process_state_reset(), mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            for path in (REPO / "functions").rglob("*.py"):
-                archive.write(path, path.relative_to(REPO / "functions").as_posix())
-        s3.put_object(Bucket=BUCKET, Key="functions", Body=code.getvalue())
-        for path in (REPO / "statemachines").glob("*.asl.json"):
-            s3.put_object(Bucket=BUCKET, Key=path.relative_to(REPO).as_posix(), Body=path.read_bytes())
-        cloudformation = boto3.client("cloudformation", region_name=REGION)
-        cloudformation.create_stack(
-            StackName=STACK,
-            TemplateBody=json.dumps(moto_ready(translated)),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
-        stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
-        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-        created = {
-            r["LogicalResourceId"]: r
-            for r in cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
-        }
+        _, created = create_on_moto(translated, STACK)
         physical = {k: r["PhysicalResourceId"] for k, r in created.items()}
 
         lambda_ = boto3.client("lambda", region_name=REGION)

@@ -55,6 +55,17 @@ def _publish(aws: LocalAws, config: SurgeConfig) -> None:
             )
 
 
+def _five_targets_in_calls_of_four(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> tuple[SurgeConfig, list[list[str]]]:
+    """Five targets with two metrics each, four minutes published, calls limited to 4 metrics (and recorded)."""
+    monkeypatch.setattr(metrics_reader, "MAX_QUERIES_PER_CALL", 4)
+    config = _config(5)
+    _publish(aws, config)
+    aws.run_until(NOW)
+    return config, _calls(aws)
+
+
 def test_a_call_never_carries_more_than_500_metrics_nor_splits_a_target() -> None:
     queries = build_queries(_config(251))  # 502 metrics: an ALB and a high-resolution one per target
     batches = metrics_reader._batches(queries)
@@ -67,11 +78,7 @@ def test_a_call_never_carries_more_than_500_metrics_nor_splits_a_target() -> Non
 def test_more_metrics_than_one_call_takes_are_read_in_several_calls(
     aws: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(metrics_reader, "MAX_QUERIES_PER_CALL", 4)
-    config = _config(5)
-    _publish(aws, config)
-    aws.run_until(NOW)
-    calls = _calls(aws)
+    config, calls = _five_targets_in_calls_of_four(aws, monkeypatch)
 
     readings = read_request_metrics(config, NOW)
 
@@ -84,11 +91,7 @@ def test_more_metrics_than_one_call_takes_are_read_in_several_calls(
 def test_a_failed_call_costs_only_its_own_targets_their_readings(
     aws: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(metrics_reader, "MAX_QUERIES_PER_CALL", 4)
-    config = _config(5)
-    _publish(aws, config)
-    aws.run_until(NOW)
-    calls = _calls(aws)
+    config, calls = _five_targets_in_calls_of_four(aws, monkeypatch)
 
     def fail_the_second_call(**_: object) -> None:
         if len(calls) == 2:

@@ -98,6 +98,14 @@ def deployed(stack: str, table: str | None, config_parameter: str | None) -> Dep
     return Deployed(table=table or outputs["SurgeTableName"], config=config)
 
 
+def deployed_targets(
+    stack: str, table: str | None, config_parameter: str | None, target_id: str | None
+) -> tuple[str, list[TargetConfig]]:
+    """The table and the targets a command acts on (`--target`, or every target), each problem one line."""
+    where = _run_setup(lambda: deployed(stack, table, config_parameter))
+    return where.table, _run_setup(lambda: where.targets(target_id))
+
+
 def caller_arn() -> str:
     """Who is running the command: recorded with a pause or a release. STS GetCallerIdentity needs no permission
     (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html)."""
@@ -145,11 +153,10 @@ def pause_command(
     now = datetime.now(UTC)
     with one_line_aws_errors():
         checked = _run_setup(lambda: check_reason(reason))
-        where = _run_setup(lambda: deployed(stack, table, config_parameter))
-        targets = _run_setup(lambda: where.targets(target))
+        where_table, targets = deployed_targets(stack, table, config_parameter, target)
         pause = Pause(paused_at=now, paused_by=caller_arn(), reason=checked)
         for each in targets:
-            existing = store.put_pause(where.table, each.id, pause)
+            existing = store.put_pause(where_table, each.id, pause)
             if existing is not None:
                 typer.echo(f"{each.id}: already paused {_describe_pause(existing)}; unchanged")
                 continue
@@ -167,10 +174,9 @@ def resume_command(
 ) -> None:
     """Resume a paused target (or every target): it acts again at the loop's next iteration."""
     with one_line_aws_errors():
-        where = _run_setup(lambda: deployed(stack, table, config_parameter))
-        targets = _run_setup(lambda: where.targets(target))
+        where_table, targets = deployed_targets(stack, table, config_parameter, target)
         for each in targets:
-            removed = store.delete_pause(where.table, each.id)
+            removed = store.delete_pause(where_table, each.id)
             if removed is None:
                 typer.echo(f"{each.id}: was not paused; nothing to do")
                 continue
@@ -284,9 +290,8 @@ def hold_list_command(
     """List every push hold in the table (oldest first), and whether the loop counts it now."""
     now = datetime.now(UTC)
     with one_line_aws_errors():
-        where = _run_setup(lambda: deployed(stack, table, config_parameter))
-        targets = _run_setup(lambda: where.targets(target))
-        holds = [(t, h) for t in targets for h in _items(where.table, t.id).holds]
+        where_table, targets = deployed_targets(stack, table, config_parameter, target)
+        holds = [(t, h) for t in targets for h in _items(where_table, t.id).holds]
         with_holds = [t for t in targets if any(each is t for each, _ in holds)]
         peaks = _peak_rps(with_holds, now) if with_holds else {}
     rows = [
@@ -327,9 +332,8 @@ def hold_release_command(
     now = datetime.now(UTC)
     with one_line_aws_errors():
         checked = _run_setup(lambda: check_push_id(push_id))
-        where = _run_setup(lambda: deployed(stack, table, config_parameter))
-        targets = _run_setup(lambda: where.targets(target))
-        found = [(t, read) for t in targets if (read := store.read_hold(where.table, t.id, checked)) is not None]
+        where_table, targets = deployed_targets(stack, table, config_parameter, target)
+        found = [(t, read) for t in targets if (read := store.read_hold(where_table, t.id, checked)) is not None]
         if not found:
             searched = ", ".join(t.id for t in targets)
             _fail(
@@ -338,7 +342,7 @@ def hold_release_command(
             )
         by = caller_arn()
         for each, (hold, doc) in found:
-            typer.echo(_release_one(where.table, each, hold, doc, now, by))
+            typer.echo(_release_one(where_table, each, hold, doc, now, by))
 
 
 def _release_one(table: str, target: TargetConfig, hold: Hold, doc: str, now: datetime, by: str) -> str:

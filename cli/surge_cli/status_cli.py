@@ -22,15 +22,14 @@ from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.decision import decide, event_is_active, hold_is_active, window_peak_rps
 from surge.core.response import response_lookback_start
 from surge.core.signals import CalendarEvent, RateSample, TargetSignals
-from surge.steps import RESPONSE_LOOKBACK_SECONDS, _shadowed
+from surge.steps import RESPONSE_LOOKBACK_SECONDS, target_signals
 from surge_cli.control_cli import (
     JsonOption,
     ParameterOption,
     StackOption,
     TableOption,
     TargetOption,
-    _run_setup,
-    deployed,
+    deployed_targets,
     sizing_text,
 )
 from surge_cli.deployed import one_line_aws_errors
@@ -126,21 +125,8 @@ def read_status(table: str, config: SurgeConfig, now: datetime) -> dict[str, Any
     targets = []
     for target in config.targets:
         found = items[target.id]
-        read = current.capacity.get(target.id)
-        if target.scaling.dry_run and read is not None and found.state.shadow is not None:
-            read = _shadowed(read, found.state.shadow)  # the loop decides a dry-run target on its shadow count
-        signals = TargetSignals(
-            target_id=target.id,
-            request_samples=readings.request_samples.get(target.id, []),
-            high_resolution_samples=readings.high_resolution_samples.get(target.id, []),
-            metric_error=readings.errors.get(target.id),
-            holds=found.holds,
-            calendar=found.calendar,
-            store_error=found.error,
-            capacity=read,
-            state=found.state,
-            pause=found.pause,
-        )
+        # Every entry, not only those within the loop's horizon: status shows the next event too.
+        signals = target_signals(target, readings, current, found, found.calendar, dry_run=target.scaling.dry_run)
         observations = store.read_calibration(table, target.id).observations if found.error is None else []
         targets.append(target_status(target, signals, now, list(observations), current.errors.get(target.id)))
     return {"at": _utc(now), "loop": {"lease_owner": store.lease_owner(table)}, "targets": targets}
@@ -191,9 +177,8 @@ def status_command(
     """What Surge thinks right now, per target: capacity, what the loop would decide now and why, holds, events."""
     now = datetime.now(UTC)
     with one_line_aws_errors():
-        where = _run_setup(lambda: deployed(stack, table, config_parameter))
-        targets = _run_setup(lambda: where.targets(target))
-        status = read_status(where.table, SurgeConfig.model_construct(targets=targets), now)
+        where_table, targets = deployed_targets(stack, table, config_parameter, target)
+        status = read_status(where_table, SurgeConfig.model_construct(targets=targets), now)
     if as_json:
         typer.echo(json.dumps(status, indent=2))
         return

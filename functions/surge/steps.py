@@ -21,7 +21,15 @@ from surge.core.decision import Action, Decision, Reason, decide
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
 from surge.core.reconcile import FreshView, reconcile
 from surge.core.response import response_lookback_start
-from surge.core.signals import CurrentCapacity, GroupLimits, RateSample, ShadowCapacity, TargetSignals, TargetState
+from surge.core.signals import (
+    CalendarEvent,
+    CurrentCapacity,
+    GroupLimits,
+    RateSample,
+    ShadowCapacity,
+    TargetSignals,
+    TargetState,
+)
 from surge.models import (
     ApplyCapacityInput,
     ApplyCapacityOutput,
@@ -112,21 +120,10 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
     signals = []
     for target in event.config.targets:
         items = items_by_target[target.id]
-        found = current.capacity.get(target.id)
-        if (settings.dry_run or target.scaling.dry_run) and found is not None and items.state.shadow is not None:
-            found = _shadowed(found, items.state.shadow)
+        calendar = events_that_can_matter(items.calendar, now, decided_by)
         signals.append(
-            TargetSignals(
-                target_id=target.id,
-                request_samples=readings.request_samples.get(target.id, []),
-                high_resolution_samples=readings.high_resolution_samples.get(target.id, []),
-                metric_error=readings.errors.get(target.id),
-                holds=items.holds,
-                calendar=events_that_can_matter(items.calendar, now, decided_by),
-                store_error=items.error,
-                capacity=found,
-                state=items.state,
-                pause=items.pause,
+            target_signals(
+                target, readings, current, items, calendar, dry_run=settings.dry_run or target.scaling.dry_run
             )
         )
         problems = {
@@ -147,6 +144,34 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
     }
     envelope["loop"] = event.loop.model_copy(update={"alb_samples": cache})
     return ReadSignalsOutput(**envelope, signals=signals, read_at=now)
+
+
+def target_signals(
+    target: TargetConfig,
+    readings: MetricReadings,
+    current: capacity.CapacityReadings,
+    items: store.TargetItems,
+    calendar: list[CalendarEvent],
+    *,
+    dry_run: bool,
+) -> TargetSignals:
+    """One target's signals from what was read (ReadSignals, and `surge status`): in dry-run, the capacity Surge
+    would have set (its shadow) stands in for the real one."""
+    found = current.capacity.get(target.id)
+    if dry_run and found is not None and items.state.shadow is not None:
+        found = _shadowed(found, items.state.shadow)
+    return TargetSignals(
+        target_id=target.id,
+        request_samples=readings.request_samples.get(target.id, []),
+        high_resolution_samples=readings.high_resolution_samples.get(target.id, []),
+        metric_error=readings.errors.get(target.id),
+        holds=items.holds,
+        calendar=calendar,
+        store_error=items.error,
+        capacity=found,
+        state=items.state,
+        pause=items.pause,
+    )
 
 
 def _alb_samples_still_current(

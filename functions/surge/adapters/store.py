@@ -41,6 +41,11 @@ class StoreItemInvalidError(Exception):
     """An item in the table does not match its model (it was not written by Surge, or by an older version)."""
 
 
+def _condition_failed(error: ClientError) -> bool:
+    """A conditional write refused because its condition did not hold (not an infrastructure error)."""
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
 # ---------------------------------------------------------------------------------------------- lease
 
 
@@ -73,7 +78,7 @@ def claim_lease(table: str, execution_id: str, started_at: datetime, now: dateti
             },
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if _condition_failed(error):
             return False
         raise
     return True
@@ -168,7 +173,7 @@ def put_target_state(table: str, target_id: str, state: TargetState) -> TargetSt
             ExpressionAttributeValues=values,
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if _condition_failed(error):
             raise StateConflictError(
                 f"the state of target {target_id!r} changed since version {state.version}"
             ) from error
@@ -221,7 +226,7 @@ def release_hold(
             names={"#doc": "doc"},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if _condition_failed(error):
             raise HoldChangedError(f"hold {hold.push_id!r} of target {target_id!r} changed meanwhile") from error
         raise
     return released
@@ -240,7 +245,7 @@ def put_pause(table: str, target_id: str, pause: Pause) -> Pause | None:
             ConditionExpression="attribute_not_exists(sk)",
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not _condition_failed(error):
             raise
         item = clients.dynamodb().get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         return pause if item is None else _parse(Pause, item)
@@ -272,7 +277,7 @@ def put_hold_if_new(table: str, target_id: str, hold: Hold) -> bool:
             condition="attribute_not_exists(sk)",
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if _condition_failed(error):
             return False
         raise
     return True
