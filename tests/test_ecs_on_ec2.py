@@ -232,13 +232,15 @@ def test_managed_scaling_waits_for_fifteen_fresh_datapoints_and_for_warm_up() ->
     # below target from the datapoint of 60: 15 of them by 60 + 14 x 60 = 900; the initial instances came into
     # service at 0, long past their 300 s warm-up
     assert managed.actions == [(900, 1)]
-    f, managed = fleet(initial_tasks=2, initial_instances=1), ManagedScaling()
-    for t in range(0, 60 * 40):
+    # 4 instances in service, 1 busy (25 %: the alarm is in ALARM from the start), and a 5th launched at 0: it
+    # serves from 30 and warms up until 330, so the first scale-in waits for the datapoint of 360 (5 -> 3, half)
+    f, managed = fleet(initial_tasks=2, initial_instances=4), ManagedScaling()
+    for t in range(0, 60 * 10):
         f.advance(t)
-        if t == 1:
-            f.update_group(t, desired=3)  # 2 idle instances in service at 31, warm until 331
+        if t == 0:
+            f.update_group(t, desired=5)
         managed.tick(t, f)
-    assert managed.actions[0][0] >= 331
+    assert managed.actions == [(360, 3), (420, 2), (480, 1)]
 
 
 # ------------------------------------------------------------------------------------ fleet invariants
