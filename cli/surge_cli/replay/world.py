@@ -1,4 +1,6 @@
-"""The simulated fleet: desired units, units starting up, units in service, and what they serve.
+"""The simulated fleet: desired units, units starting up, units in service, and what they serve (`Fleet`); for
+ECS on EC2 (`target.instances`) the tasks on their Auto Scaling group's instances and the capacity provider's
+managed scaling (`LinkedFleet`, `ManagedScaling`, below).
 
 Rules (brief, "Scenario files"): a unit asked for serves `startup_seconds` later; scale-in removes at once
 (units still starting are cancelled first, newest first, then units in service); demand above in-service
