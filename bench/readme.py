@@ -119,6 +119,31 @@ def bench_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ECS_ON_EC2_LABELS = {
+    "surge": "**surge**",
+    "target-tracking": "target tracking + managed scaling",
+    "oracle": "oracle (physical limit)",
+}
+
+
+def ecs_on_ec2_table(report: dict[str, Any]) -> str:
+    rows = report.get("ecs_on_ec2", [])
+    if not rows:
+        return "(run the bench for the ECS-on-EC2 table)"
+    lines = [
+        "| scenario | policy | served % | task-seconds pending for an instance | instance-hours | vs oracle "
+        "| max instances | task-hours |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {ECS_ON_EC2_LABELS.get(r['policy'], r['policy'])} "
+            f"| {100 * r['served_fraction']:.2f} | {r['task_seconds_pending']:,} | {r['instance_hours']:.1f} "
+            f"| {ratio_text(r.get('instance_hours_vs_oracle'))} | {r['max_instances']} | {r['unit_hours']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def sensitivity_table(report: dict[str, Any]) -> str:
     rows = report.get("sensitivity", [])
     if not rows:
@@ -213,6 +238,7 @@ BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "idealised": idealised_sentence,
     "latency": lambda report: latency_table(),
     "bench": bench_table,
+    "ecs-on-ec2": ecs_on_ec2_table,
     "sensitivity": sensitivity_table,
     "first-response": first_response_table,
     "goals": goals_table,
