@@ -14,7 +14,9 @@ Tables (all under each scenario's own latency profile, `typical` unless it says 
    p50 / p99 / max of PutEvents -> first capacity call, and of PutEvents -> 90 % of the peak need covered;
 5. the push safety factor's trade-off: surge's served % and unit-hours against an oracle at the target
    utilization, for factors 1.0, the default and 2.0, at each guess, ALB minutes only (the replays of this
-   table run in parallel, one process per core).
+   table run in parallel, one process per core);
+6. the fleet: one loop over 1, 10, 50, 100 and 500 targets (bench/fleet.py): state bytes against the 256 KiB
+   quota, the work of one iteration under the latency model, and the whole stack's monthly cost.
 Speed is simulated hours replayed per wall-clock minute, per policy (surge runs the real state machine).
 """
 
@@ -30,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from fleet import fleet_bench  # bench/fleet.py, beside this file
 from rich.console import Console
 from rich.table import Table
 
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         report["latency_worlds"] = latency_worlds(console, loaded_all["artist-post"])
         report["first_response"] = first_response_sweep(console, loaded_all, args.seeds)
         report["safety_factor"] = safety_factor_tradeoff(console, loaded_all, report["sensitivity"])
+        report["fleet"] = fleet_bench(console)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")

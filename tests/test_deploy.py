@@ -846,3 +846,21 @@ def test_the_translated_stack_creates_on_moto(translated: dict[str, Any]) -> Non
         for logical_id in of_type(translated, "AWS::StepFunctions::StateMachine"):
             machine = stepfunctions.describe_state_machine(stateMachineArn=physical[logical_id])
             assert machine["roleArn"].endswith("/" + physical[f"{logical_id}Role"])
+
+
+@pytest.mark.parametrize(("value", "scaler_data"), [(None, False), ("false", False), ("true", True)])
+def test_the_scaler_logs_execution_data_only_when_asked(value: str | None, scaler_data: bool) -> None:
+    """By default the scaler's log group gets every state's events without their input and output (the
+    README's costs: about a tenth of the bytes); `ScalerExecutionData=true` adds them. The push path, a few
+    executions a day, always logs its data."""
+    parameters = PARAMETERS if value is None else {**PARAMETERS, "ScalerExecutionData": value}
+    template = translate(parameters)
+    resolve = Resolver(template, parameters)
+    machines = of_type(template, "AWS::StepFunctions::StateMachine")
+    scaler, push = (
+        resolve({k: v for k, v in machines[name]["Properties"]["LoggingConfiguration"].items() if k != "Destinations"})
+        for name in ("ScalerStateMachine", "PushFastPathStateMachine")
+    )
+    assert scaler["Level"] == push["Level"] == "ALL"
+    assert scaler["IncludeExecutionData"] is scaler_data
+    assert push["IncludeExecutionData"] is True

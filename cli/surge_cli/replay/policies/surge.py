@@ -359,18 +359,25 @@ def _create_target(aws: LocalAws, scenario: Scenario) -> None:
 
 
 class _Sink(io.TextIOBase):
-    """Swallows the EMF metric lines Powertools prints after every invocation."""
+    """Swallows the EMF metric lines (and log lines) Powertools prints after every invocation, counting their bytes
+    (what Lambda would ship to the function's log group)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes_written = 0
 
     def write(self, text: str) -> int:
+        self.bytes_written += len(text.encode("utf-8"))
         return len(text)
 
 
 @contextlib.contextmanager
-def _quiet_handlers() -> Iterator[None]:
+def _quiet_handlers(*, keep_logs: bool = False) -> Iterator[_Sink]:
     """No Powertools log lines, EMF metrics or traces on stdout during a replay (stdout carries --json).
 
     stdout is process-wide, so the in-process handlers' `print` of EMF lines lands in a sink while the replay
-    runs (metrics stay enabled so Powertools keeps clearing its metric set after each invocation).
+    runs (metrics stay enabled so Powertools keeps clearing its metric set after each invocation). With
+    `keep_logs` the handlers' log lines are written too (into the sink, which counts the bytes: the fleet bench).
     """
     saved_env = {key: os.environ.get(key) for key in QUIET_ENVIRONMENT}
     os.environ.update(QUIET_ENVIRONMENT)
@@ -378,14 +385,21 @@ def _quiet_handlers() -> Iterator[None]:
 
     handler_logger = logging.getLogger(logger.name)  # the standard logger under Powertools' Logger
     saved_disabled = handler_logger.disabled
-    handler_logger.disabled = True
+    handler_logger.disabled = not keep_logs
     clients.reset()
     settings.cache_clear()
+    sink = _Sink()
+    # Powertools' handler holds the sys.stdout of its creation: point it at the sink for the replay's duration
+    streams = [h for h in handler_logger.handlers if isinstance(h, logging.StreamHandler)]
+    saved_streams = [h.setStream(sink) for h in streams]
     try:
-        with contextlib.redirect_stdout(_Sink()), warnings.catch_warnings():
+        with contextlib.redirect_stdout(sink), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="No application metrics to publish")
-            yield
+            yield sink
     finally:
+        for handler, stream in zip(streams, saved_streams, strict=True):
+            if stream is not None:
+                handler.setStream(stream)
         handler_logger.disabled = saved_disabled
         for key, value in saved_env.items():
             if value is None:
