@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import boto3
+import click
 import typer
 
 from surge.adapters import capacity, store
@@ -282,7 +283,7 @@ def status_command(
     try:
         while True:
             if watch is not None and drawn and sys.stdout.isatty():
-                typer.clear()
+                click.clear()
             _draw(target, stack, table, config_parameter, as_json)
             drawn += 1
             if watch is None or (watch_count is not None and drawn >= watch_count):
