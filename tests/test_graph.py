@@ -227,8 +227,9 @@ def spike(minute: Any) -> float:
 
 
 def scale_out_execution(aws: LocalAws) -> str:
-    """Run the scaler for ~2 simulated minutes: one execution from 11:01:00 that sees the spike at 11:01:30."""
-    stack = deploy(aws, ecs_target())
+    """Run the scaler for ~2 simulated minutes: one execution from 11:01:00 that sees the spike at 11:01:30.
+    The scaler is EXPRESS (the template's default): its events go to its log group, where --execution reads them."""
+    stack = deploy(aws, ecs_target(), express_logs=True)
     world.create_ecs_service(aws, "prod", "api", desired_units=2)
     loop = Loop(aws, stack, spike)
     loop.start(schedule=False)
@@ -387,3 +388,17 @@ def test_an_express_machine_that_does_not_log_every_state_is_one_line_exit_1(
     (line,) = result.stderr.splitlines()
     assert message in line, line
     assert "set Logging Level ALL" in line, line
+
+
+@pytest.mark.statemachine
+def test_a_standard_execution_is_drawn_from_get_execution_history(aws: LocalAws, tmp_path: Path) -> None:
+    stack = deploy(aws, ecs_target(), parameters={"StateMachineType": "STANDARD"})  # nothing in the log group
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    execution = aws.start_execution(stack.scaler_arn, {"budget_seconds": 5})
+    assert aws.wait_for(execution, timeout_sim_seconds=60)["status"] == "SUCCEEDED"
+
+    out = tmp_path / "standard.png"
+    result = CliRunner().invoke(cli(), ["graph", "--execution", execution, "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(PNG_MAGIC)
