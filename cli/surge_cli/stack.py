@@ -59,6 +59,8 @@ class StateMachineDef:
     substitutions: dict[str, Any]
     machine_type: Any
     rules: list[RuleDef]
+    logging: dict[str, Any] | None = None
+    """The state machine's Logging property (level, execution data, the log group), as the template has it."""
 
 
 class Template:
@@ -125,6 +127,7 @@ class Template:
                     substitutions=dict(props.get("DefinitionSubstitutions", {})),
                     machine_type=props.get("Type", "STANDARD"),
                     rules=rules,
+                    logging=props.get("Logging"),
                 )
             )
         return found
@@ -206,6 +209,9 @@ class LocalStack:
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     rule_queues: dict[str, tuple[str, str]] = field(default_factory=dict)
     """rule name -> (SQS queue URL that stands in for the rule's target, state machine logical id)"""
+    log_groups: dict[str, str] = field(default_factory=dict)
+    """state machine logical id -> the log group its Logging names (created here: moto's CloudFormation and
+    Step Functions ignore LoggingConfiguration)"""
 
     @property
     def scaler_arn(self) -> str:
@@ -291,6 +297,7 @@ def deploy_locally(
     template: Template | None = None,
     stack_name: str = "surge",
     parameters: dict[str, str] | None = None,
+    express_logs: bool = False,
 ) -> LocalStack:
     """Create the template's table, config parameter, bus, functions and state machines on moto.
 
@@ -298,6 +305,11 @@ def deploy_locally(
     the same world, it is an update, as `make deploy` with changed parameters: what exists is kept, and
     CloudFormation (moto's) rewrites the template's config parameter, a resource of the stack, with the new
     document. A change the local stack cannot update (a function's environment) raises instead.
+
+    Each state machine gets the Logging of the template (its log group created, its loggingConfiguration given
+    to CreateStateMachine). With `express_logs`, every EXPRESS execution's events are put into that group
+    when it ends, as Step Functions delivers them (`surge_cli.localaws.express_logs`): what `surge graph
+    --execution`, `surge status` and `surge decisions` read. Off by default: a replay does not need them.
     """
     template = template or Template.load()
     params = {**template.parameter_defaults(), **(parameters or {})}
@@ -361,19 +373,88 @@ def deploy_locally(
     resolve = Resolver(physical, params, region, account)
     for logical_id, rule in template.resources_of_type("AWS::Events::Rule").items():
         _put_plain_rule(stack, logical_id, rule["Properties"], resolve)
+    logging_configs: dict[str, dict[str, Any]] = {}
+    machine_types: dict[str, str] = {}
+    for machine in template.state_machines():
+        machine_types[machine.logical_id] = resolve(machine.machine_type)
+        if machine.logging is not None:
+            logging_configs[machine.logical_id] = _logging_configuration(stack, template, machine, physical, resolve)
+    resolve = Resolver(physical, params, region, account)
     for machine in template.state_machines():
         values = {key: resolve(value) for key, value in machine.substitutions.items()}
         definition = substitute(machine.definition_path.read_text(), values)
         json.loads(definition)  # a substitution must never break the JSON
         # CreateStateMachine with the same name and definition returns the existing one (an update).
         stack.state_machine_arns[machine.logical_id] = aws.create_state_machine(
-            f"{stack_name}-{machine.logical_id}", definition, type_=resolve(machine.machine_type)
+            f"{stack_name}-{machine.logical_id}",
+            definition,
+            type_=machine_types[machine.logical_id],
+            logging=logging_configs.get(machine.logical_id),
         )
         for rule in machine.rules:
             _put_rule(stack, machine.logical_id, rule, resolve)
         physical[machine.logical_id] = stack.state_machine_arns[machine.logical_id]
     _put_stack(stack, template, Resolver(physical, params, region, account), config)
+    if express_logs:
+        express = {key: value for key, value in logging_configs.items() if machine_types[key] == "EXPRESS"}
+        _deliver_express_logs(stack, express)
     return stack
+
+
+def _logging_configuration(
+    stack: LocalStack, template: Template, machine: StateMachineDef, physical: dict[str, str], resolve: Resolver
+) -> dict[str, Any]:
+    """Create the log group a state machine's Logging names (with its retention) and return the
+    loggingConfiguration CreateStateMachine takes. The group's ARN ends in `:*`, as CloudFormation's
+    `!GetAtt LogGroup.Arn` does (and Step Functions requires)."""
+    assert machine.logging is not None
+    logging = machine.logging
+    destinations = []
+    for destination in logging.get("Destinations", []):
+        get_att = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]  # !GetAtt Group.Arn
+        logical_id = str(get_att[0] if isinstance(get_att, list) else get_att.split(".", 1)[0])
+        props = template.resources[logical_id]["Properties"]
+        name = resolve(props["LogGroupName"])
+        logs = stack.aws.client("logs")
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(resolve(props["RetentionInDays"])))
+        arn = f"arn:aws:logs:{stack.aws.region}:{LOCAL_ACCOUNT}:log-group:{name}:*"
+        physical |= {logical_id: name, f"{logical_id}.Arn": arn}
+        stack.log_groups[machine.logical_id] = name
+        destinations.append({"cloudWatchLogsLogGroup": {"logGroupArn": arn}})
+    return {
+        "level": resolve(logging.get("Level", "OFF")),
+        "includeExecutionData": resolve(logging.get("IncludeExecutionData", False)) == "true",
+        "destinations": destinations,
+    }
+
+
+def _deliver_express_logs(stack: LocalStack, logging_configs: dict[str, dict[str, Any]]) -> None:
+    """Put every execution of the stack's EXPRESS state machines (`logging_configs`' keys) into its log group
+    when it ends. (The type is the template's: moto's executions all say STANDARD.)"""
+    from surge_cli.localaws.express_logs import put_execution_logs
+
+    logs = stack.aws.client("logs")  # made here, on the driver thread; boto3 clients are thread-safe
+    by_arn = {stack.state_machine_arns[logical_id]: logical_id for logical_id in logging_configs}
+
+    def deliver(execution_arn: str) -> None:
+        parts = execution_arn.split(":")  # arn:aws:states:<region>:<account>:execution:<machine>:<name>
+        logical_id = by_arn.get(":".join([*parts[:5], "stateMachine", parts[6]]))
+        if logical_id is None:
+            return
+        config = logging_configs[logical_id]
+        put_execution_logs(
+            logs,
+            stack.log_groups[logical_id],
+            stack.aws.history_events(execution_arn),
+            execution_arn,
+            level=config["level"],
+            include_execution_data=config["includeExecutionData"],
+        )
+
+    stack.aws.add_execution_end_listener(f"express-logs:{stack.stack_name}", deliver)
 
 
 def _existing_function(aws: LocalAws, name: str, environment: dict[str, str]) -> str | None:

@@ -277,6 +277,7 @@ class LocalAws:
         self._clients: dict[str, Any] = {}
         self._role_arn: str | None = None
         self._zip = _placeholder_zip()
+        self._end_listeners: dict[str, Callable[[str], None]] = {}
         self.session: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -533,15 +534,18 @@ class LocalAws:
         definition: str | Mapping[str, Any],
         type_: str = "STANDARD",
         substitutions: Mapping[str, str] | None = None,
+        logging: Mapping[str, Any] | None = None,
     ) -> str:
         """Create a state machine (and the IAM role it needs); return its ARN.
-        ``substitutions`` replaces ``${Key}`` in the definition, like DefinitionSubstitutions."""
+        ``substitutions`` replaces ``${Key}`` in the definition, like DefinitionSubstitutions; ``logging`` is
+        CreateStateMachine's loggingConfiguration (moto stores and describes it, and sends no log)."""
         self._require_active()
         body = definition if isinstance(definition, str) else json.dumps(definition)
         for key, value in (substitutions or {}).items():
             body = body.replace("${" + key + "}", value)
+        extra = {"loggingConfiguration": dict(logging)} if logging is not None else {}
         response = self.client("stepfunctions").create_state_machine(
-            name=name, definition=body, roleArn=self._role(), type=type_
+            name=name, definition=body, roleArn=self._role(), type=type_, **extra
         )
         return str(response["stateMachineArn"])
 
@@ -600,8 +604,21 @@ class LocalAws:
         with self._lock:
             self._executions[arn].started = True
 
+    def add_execution_end_listener(self, key: str, listener: Callable[[str], None]) -> None:
+        """Call ``listener(execution_arn)`` when an execution ends (succeeded, failed, ...), on its own thread while
+        it still counts as running (the driver sees what the listener wrote before it sees the end). An error
+        in the listener is raised by the driver like a crashed execution thread. A second listener with the
+        same ``key`` replaces the first."""
+        self._end_listeners[key] = listener
+
     def on_execution_end(self, worker: Any, error: BaseException | None) -> None:
         arn = str(worker._evaluation_details.execution_details.arn)
+        if error is None and self._end_listeners:
+            try:
+                for listener in list(self._end_listeners.values()):
+                    listener(arn)
+            except Exception as exc:
+                error = exc
         with self._lock:
             record = self._executions[arn]
             record.finished = True
