@@ -37,6 +37,7 @@ from surge.core.errors import describe_validation_error
 from surge_cli import world
 from surge_cli.calendar_cli import StackRef, add_entry
 from surge_cli.localaws import LocalAws
+from surge_cli.localaws.express_logs import log_events, log_records
 from surge_cli.replay.costs import COST_LINES, LOGS_USD_PER_GB_INGESTED, StackUsage, monthly_stack_cost
 from surge_cli.replay.kpis import MONTH_SECONDS
 from surge_cli.replay.policies.surge import (
@@ -185,26 +186,10 @@ class _RequestCounter:
 
 
 def _log_record_bytes(events: list[dict[str, Any]], execution_arn: str, *, include_data: bool) -> int:
-    """The bytes an Express state machine's log group at level ALL ingests for one execution: one JSON record
-    per history event (id, type, details, previous_event_id, event_timestamp, execution_arn, redrive_count:
-    https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html); without execution data the details
-    carry no input, output or result."""
-    total = 0
-    for event in events:
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        if not include_data:
-            details = {k: v for k, v in details.items() if k not in ("input", "output", "result", "parameters")}
-        record = {
-            "id": str(event["id"]),
-            "type": event["type"],
-            "details": details,
-            "previous_event_id": str(event.get("previousEventId", 0)),
-            "event_timestamp": str(int(_instant(event["timestamp"]).timestamp() * 1000)),
-            "execution_arn": execution_arn,
-            "redrive_count": "0",
-        }
-        total += len(json.dumps(record, default=str).encode("utf-8"))
-    return total
+    """The bytes an Express state machine's log group at level ALL ingests for one execution: the records Step
+    Functions writes (`surge_cli.localaws.express_logs`, https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html)."""
+    records = log_records(events, execution_arn, level="ALL", include_execution_data=include_data)
+    return sum(len(event["message"].encode("utf-8")) for event in log_events(records))
 
 
 def _publish_history(aws: LocalAws, index: int) -> None:

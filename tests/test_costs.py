@@ -60,7 +60,8 @@ def test_fixed_lines_follow_the_template_and_the_fleet_not_the_run() -> None:
 
 def _fleet() -> ModuleType:
     spec = importlib.util.spec_from_file_location("bench_fleet", ROOT / "bench" / "fleet.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -81,5 +82,7 @@ def test_the_fleet_bench_measures_a_real_loop() -> None:
     assert 0 < row["max_state_bytes"] < 262_144
     assert row["iteration_work_seconds_p50"] > 0  # the latency model: ReadSignals to WaitInterval takes time
     cost = row["monthly_cost_usd"]
-    assert cost["get_metric_data"] > 0 and cost["dynamodb"] > 0 and cost["logs_functions"] > 0
+    assert cost["get_metric_data"] > 0
+    assert cost["dynamodb"] > 0
+    assert cost["logs_functions"] > 0
     assert row["logs_with_execution_data_usd"] > cost["logs_state_machine"] > 0

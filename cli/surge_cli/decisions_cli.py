@@ -2,18 +2,18 @@
 
     surge decisions [--stack S] [--target T] [--since 1h] [--json]
 
-The journal keeps applied changes only. Every decision, changing or not, is in the output of the DecideCapacity
-state that both state machines log at level ALL with execution data (the template's Logging): the loop's every
-iteration and each push. So this reads the DecideCapacity TaskStateExited records of the scaler's and the push
-fast path's log groups (`surge_cli.execution_logs`), and writes nothing anywhere: no extra DynamoDB write per
-iteration for a record the logs already hold. Records arrive seconds late (best-effort delivery), and go with the
-groups' retention (LogRetentionDays, 30 days by default).
+The journal keeps applied changes only. Every decision, changing or not, is one line DecideCapacity logs (INFO,
+Powertools JSON: the decision, the route and the execution it decided in) for both state machines: the loop's
+every iteration and each push. So this reads the DecideCapacity function's log group (the stack output
+`DecisionLogGroupName`) and writes nothing anywhere: no extra DynamoDB write per iteration, and it works with the
+scaler's default `ScalerExecutionData=false` (the state machines' own logs then carry no state output). Lines
+arrive seconds late (best-effort delivery), and go with the group's retention (LogRetentionDays, 30 days).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,79 +22,53 @@ import typer
 
 from surge.core.errors import InvalidInputError
 from surge_cli.control_cli import JsonOption, StackOption, TargetOption, deployed
-from surge_cli.deployed import AWS_EXIT_CODE, SETUP_EXIT_CODE, one_line_aws_errors, stack_outputs
-from surge_cli.execution_logs import (
-    ExecutionLogsError,
-    MachineLogging,
-    describe_logging,
-    event_time,
-    require_level,
-    task_exits,
-)
+from surge_cli.deployed import SETUP_EXIT_CODE, one_line_aws_errors, stack_outputs
+from surge_cli.execution_logs import read_json_events, state_machine_arn_of
 from surge_cli.ops_cli import check_target, parse_since
 
-DECIDE_STATE = "DecideCapacity"
+LOG_GROUP_OUTPUT = "DecisionLogGroupName"
 SOURCES = {"ScalerStateMachineArn": "loop", "PushFastPathStateMachineArn": "push"}
+PATTERN = "{ $.decision.target_id = * }"
 
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _plan(output: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The plan in DecideCapacity's state output: the loop's output is the plan's envelope, the push path keeps
-    it under `decided` (its ResultPath)."""
-    for holder in (output, output.get("decided"), output.get("Payload")):
-        if isinstance(holder, Mapping) and isinstance(holder.get("plan"), Mapping):
-            plan: Mapping[str, Any] = holder["plan"]
-            return plan
-    return None
-
-
-def decisions_in(record: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
-    """The decisions of one DecideCapacity TaskStateExited record, one row each."""
+def _source(execution_id: object, machines: Mapping[str, str]) -> str:
     try:
-        output = json.loads(record["details"]["output"])
-    except (KeyError, TypeError, ValueError):
-        return []
-    plan = _plan(output) if isinstance(output, Mapping) else None
-    if plan is None:
-        return []
-    at = _utc(event_time(record))
-    return [
-        {
-            "at": at,
-            "source": source,
-            "execution_arn": record["execution_arn"],
-            "target_id": decision.get("target_id"),
-            "action": decision.get("action"),
-            "reason": decision.get("reason"),
-            "winner": decision.get("winner"),
-            "current_desired_units": decision.get("current_desired_units"),
-            "desired_units": decision.get("desired_units"),
-            "demand_rps": decision.get("demand_rps"),
-            "dry_run": decision.get("dry_run", False),
-            "explanation": decision.get("explanation"),
-        }
-        for decision in plan.get("decisions", [])
-        if isinstance(decision, Mapping)
-    ]
+        return machines.get(state_machine_arn_of(str(execution_id)), "other")
+    except ValueError:
+        return "other"  # a direct invocation (no execution)
 
 
-def read_decisions(logs: Any, machines: list[tuple[str, MachineLogging]], start: datetime) -> list[dict[str, Any]]:
-    """Every decision both state machines logged since `start`, oldest first."""
-    rows: list[dict[str, Any]] = []
-    for source, machine in machines:
-        require_level(machine, "ALL", "surge decisions")
-        if not machine.include_execution_data:
-            raise ExecutionLogsError(
-                f"{machine.name} logs without execution data (IncludeExecutionData false): its decisions are not "
-                "in the log group (set IncludeExecutionData true)"
-            )
-        assert machine.log_group is not None
-        for record in task_exits(logs, machine.log_group, DECIDE_STATE, start=start):
-            rows.extend(decisions_in(record, source))
-    return sorted(rows, key=lambda row: (row["at"], row["source"]))
+def decision_row(line: Mapping[str, Any], timestamp_ms: int, machines: Mapping[str, str]) -> dict[str, Any] | None:
+    """One DecideCapacity log line as a row, or None for any other line."""
+    decision = line.get("decision")
+    if not isinstance(decision, Mapping) or "target_id" not in decision:
+        return None
+    return {
+        "at": _utc(datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)),
+        "source": _source(line.get("execution_id"), machines),
+        "execution_arn": line.get("execution_id"),
+        "target_id": decision.get("target_id"),
+        "action": decision.get("action"),
+        "reason": decision.get("reason"),
+        "winner": decision.get("winner"),
+        "current_desired_units": decision.get("current_desired_units"),
+        "desired_units": decision.get("desired_units"),
+        "demand_rps": decision.get("demand_rps"),
+        "dry_run": decision.get("dry_run", False),
+        "explanation": decision.get("explanation"),
+    }
+
+
+def read_decisions(logs: Any, log_group: str, machines: Mapping[str, str], start: datetime) -> Iterator[dict[str, Any]]:
+    """Every decision DecideCapacity logged since `start`, in log order."""
+    for line, timestamp_ms in read_json_events(logs, log_group, start=start, pattern=PATTERN):
+        row = decision_row(line, timestamp_ms, machines)
+        if row is not None:
+            yield row
 
 
 def _line(row: Mapping[str, Any]) -> str:
@@ -119,19 +93,15 @@ def decisions_command(
         raise typer.Exit(SETUP_EXIT_CODE) from error
     with one_line_aws_errors():
         try:
-            outputs = stack_outputs(stack, tuple(SOURCES))
+            outputs = stack_outputs(stack, (*SOURCES, LOG_GROUP_OUTPUT))
             if target is not None:
                 check_target(target, [t.id for t in deployed(stack, None, None).config.targets])
         except InvalidInputError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(SETUP_EXIT_CODE) from error
-        stepfunctions, logs = boto3.client("stepfunctions"), boto3.client("logs")
-        machines = [(source, describe_logging(outputs[key], stepfunctions)) for key, source in SOURCES.items()]
-        try:
-            rows = read_decisions(logs, machines, start)
-        except ExecutionLogsError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(AWS_EXIT_CODE) from error
+        machines = {outputs[key]: source for key, source in SOURCES.items()}
+        found = read_decisions(boto3.client("logs"), outputs[LOG_GROUP_OUTPUT], machines, start)
+        rows = sorted(found, key=lambda row: (row["at"], row["source"]))
     rows = [row for row in rows if target is None or row["target_id"] == target]
     if as_json:
         for row in rows:

@@ -105,7 +105,17 @@ def read_records(
     pattern: str | None = None,
     keep: Callable[[Mapping[str, Any]], bool] = lambda record: True,
 ) -> Iterator[dict[str, Any]]:
-    """Every Step Functions record of the group in [start, end] that `keep` accepts, oldest page first.
+    """Every Step Functions record of the group in [start, end] that `keep` accepts, oldest page first."""
+    for record, _ in read_json_events(logs, log_group, start=start, end=end, pattern=pattern):
+        if "type" in record and "execution_arn" in record and keep(record):
+            yield record
+
+
+def read_json_events(
+    logs: Any, log_group: str, *, start: datetime | None, end: datetime | None = None, pattern: str | None = None
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """Every JSON-object event of the group in [start, end] with its timestamp (ms), oldest page first; the
+    pattern narrows what AWS returns (moto ignores JSON patterns: callers check the records themselves).
 
     FilterLogEvents may return an empty page with a nextToken while it searches: paging goes on until there is
     no token (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html)."""
@@ -122,8 +132,8 @@ def read_records(
                 record = json.loads(event["message"])
             except (ValueError, TypeError):
                 continue
-            if isinstance(record, dict) and "type" in record and "execution_arn" in record and keep(record):
-                yield record
+            if isinstance(record, dict):
+                yield record, int(event["timestamp"])
 
 
 def retention_start(logs: Any, log_group: str, now: datetime) -> datetime | None:

@@ -207,7 +207,14 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
     ]
     plan = make_plan(decisions)
     for decision in decisions:
-        logger.info(decision.explanation, extra={"decision": decision.model_dump(mode="json"), "route": plan.route})
+        logger.info(
+            decision.explanation,
+            extra={
+                "decision": decision.model_dump(mode="json"),
+                "route": plan.route,
+                "execution_id": event.loop.execution_id,
+            },
+        )
     metrics.add_metric(name="LoopIterations", unit=MetricUnit.Count, value=1)
     missing = sum(1 for d in decisions if d.reason in (Reason.SIGNAL_MISSING, Reason.SIGNAL_GAP))
     if missing:

@@ -12,8 +12,8 @@ history events (the ``get_execution_history`` shape) become one log event each, 
      "execution_arn": "arn:aws:states:...", "redrive_count": "0"}
 
 ``details`` is the event's one ``*EventDetails`` body (``{}`` when it has none); without includeExecutionData its
-``input``/``output`` (and their ``*Details``) are left out. The log level keeps the event types of
-https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html. Everything is put with
+``input``/``output`` (and their ``*Details``) and a Task's ``parameters`` are left out. The log level keeps the
+event types of https://docs.aws.amazon.com/step-functions/latest/dg/cloudwatch-log-level.html. Everything is put with
 PutLogEvents in chronological batches within its limits (10,000 events, 1,048,576 bytes counting 26 bytes per
 event, 24 hours: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
 
@@ -33,7 +33,11 @@ MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD_BYTES = 26
 MAX_BATCH_SPAN_MS = 24 * 3_600 * 1_000
-DATA_FIELDS = ("input", "inputDetails", "output", "outputDetails")
+DATA_FIELDS = ("input", "inputDetails", "output", "outputDetails", "parameters")
+"""What "execution data" is: a state's input and output and a Task's `parameters` (TaskScheduled's resolved
+input, the Lambda payload). "When set to false, data is excluded"
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_LoggingConfiguration.html); the page does
+not list the fields, so every field that carries the execution's JSON is left out, not only input and output."""
 
 FATAL_TYPES = frozenset({"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut"})
 ERROR_TYPES = FATAL_TYPES | {

@@ -278,6 +278,8 @@ class LocalAws:
         self._role_arn: str | None = None
         self._zip = _placeholder_zip()
         self._end_listeners: dict[str, Callable[[str], None]] = {}
+        self._machine_types: dict[str, str] = {}
+        """state machine ARN -> the type it was created with (moto's executions all report STANDARD)"""
         self.session: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -547,7 +549,10 @@ class LocalAws:
         response = self.client("stepfunctions").create_state_machine(
             name=name, definition=body, roleArn=self._role(), type=type_, **extra
         )
-        return str(response["stateMachineArn"])
+        arn = str(response["stateMachineArn"])
+        with self._lock:
+            self._machine_types[arn] = type_
+        return arn
 
     def start_execution(self, state_machine_arn: str, input: Any = None, name: str | None = None) -> str:
         """Start an execution now (simulated); ``input`` is JSON-encoded unless already a str.
@@ -625,8 +630,10 @@ class LocalAws:
             record.error = error
 
     def execution_start_delay(self, machine_type: str, machine_arn: str = "") -> float:
-        """Simulated seconds from StartExecution to the first state (drawn on the starting thread)."""
+        """Simulated seconds from StartExecution to the first state (drawn on the starting thread). The type is
+        the one the state machine was created with: moto's interpreter reports STANDARD for every execution."""
         with self._lock:
+            machine_type = self._machine_types.get(machine_arn, machine_type)
             return self.latency.execution_start(machine_type, machine_arn.rsplit(":", 1)[-1])
 
     def before_api_call(self, service: str, operation: str) -> None:
