@@ -252,7 +252,8 @@ def test_a_target_whose_group_is_wrong_changes_nothing_and_names_the_field() -> 
         _target(), _signals(20, 6_500, None, invalid="instances.group_name: Auto Scaling group 'x' not found"), NOW
     )
     assert decision.reason is Reason.TARGET_UNAVAILABLE
-    assert decision.desired_units is None and decision.instances is None
+    assert decision.desired_units is None
+    assert decision.instances is None
     assert decision.explanation.startswith("instances.group_name: Auto Scaling group 'x' not found")
     assert route_for([decision]) is Route.STEADY
 
