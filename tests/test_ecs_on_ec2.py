@@ -205,3 +205,22 @@ def test_a_linked_group_that_does_not_exist_changes_nothing_and_the_other_target
     assert {units for _, units in loop.series("api")} == {2}
     statuses = {aws.client("stepfunctions").describe_execution(executionArn=arn)["status"] for arn in loop.executions}
     assert "FAILED" not in statuses
+
+
+def test_a_push_never_removes_instances_even_when_the_group_has_more_than_its_tasks_need(aws: LocalAws) -> None:
+    """Removing instances waits for the loop's confirmed scale-in branch: the push path (and any scale-out) only
+    ever raises them, even when idle instances are there to remove."""
+    stack = deploy(aws, linked_target(ecs_target(), managed=False))
+    create_linked_world(aws, tasks=2, instances=10, managed=False)
+    Placement(aws, tasks_per_instance=4, follow_service=False).register_new_instances()
+    for minutes_ago in range(2, 12):
+        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+    calls = record_capacity_calls(aws)
+    entry = push_event_entry(audience=100_000, push_id="post-1", bus_name=stack.bus_name, source=SOURCE)
+    aws.client("events").put_events(Entries=[entry])
+    [execution] = stack.deliver_events()
+    assert aws.wait_for(execution, timeout_sim_seconds=30)["status"] == "SUCCEEDED"
+
+    assert world.ecs_desired(aws, CLUSTER, "api") == 22
+    assert [name for _, name, _ in calls] == ["ecs:UpdateService"], "6 instances needed, 10 there: none removed"
+    assert group(aws)["DesiredCapacity"] == 10
