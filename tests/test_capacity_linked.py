@@ -158,3 +158,31 @@ def test_unreadable_container_instances_keep_the_group_so_it_can_still_grow(aws:
     assert found.group is not None
     assert found.group.container_instances is None
     assert "ListContainerInstances" in readings.errors["api"]
+
+
+def test_an_instance_that_got_a_task_after_the_decision_is_kept_and_set_back_to_active(aws: LocalAws) -> None:
+    """remove_idle_instances drains, looks again, and terminates only what still runs no task."""
+    from surge.core.config import LinkedInstances
+    from surge.core.instances import plan_instances
+    from surge_cli import world
+
+    create_linked_world(aws, tasks=0, instances=3, managed=False)
+    placement = Placement(aws, tasks_per_instance=4, follow_service=False)
+    placement.register_new_instances()
+    group = linked_of(read(linked_target(ecs_target(), managed=False))).group
+    assert group is not None
+    linked = LinkedInstances(group_name=GROUP, tasks_per_instance=4, min_instances=1)
+    plan = plan_instances(linked, group, desired_tasks=0, running_tasks=0, target_tasks=0, allow_scale_in=True)
+    assert len(plan.terminate) == 2
+    late = plan.terminate[0]
+    placement.start_on(late.arn, 1)  # a task lands on it between the decision and the removal
+
+    calls = capacity.remove_idle_instances(plan, CLUSTER)
+
+    assert calls.count("autoscaling:TerminateInstanceInAutoScalingGroup") == 1
+    members = {i["InstanceId"] for i in world.auto_scaling_group(aws, GROUP)["Instances"]}
+    assert late.instance_id in members
+    assert plan.terminate[1].instance_id not in members
+    status = aws.client("ecs").describe_container_instances(cluster=CLUSTER, containerInstances=[late.arn])
+    assert status["containerInstances"][0]["status"] == "ACTIVE"
+    assert world.auto_scaling_group(aws, GROUP)["DesiredCapacity"] == 2
