@@ -29,6 +29,7 @@ from surge_cli.replay.output import print_table, write_plot, write_timeline
 from surge_cli.replay.policies import ProgressCallback
 from surge_cli.replay.run import POLICY_CHOICES, policy_names, replay
 from surge_cli.replay.scenario import ScenarioError, load_scenario
+from surge_cli.sandbox_cli import sandbox_command
 from surge_cli.scenario_cli import scenario_app
 from surge_cli.status_cli import status_command
 
@@ -141,6 +142,7 @@ app.command("resume")(resume_command)
 app.command("paused")(paused_command)
 app.add_typer(hold_app, name="hold")
 app.command("status")(status_command)
+app.command("sandbox")(sandbox_command)
 
 
 if __name__ == "__main__":

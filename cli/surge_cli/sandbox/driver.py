@@ -16,10 +16,11 @@ then plays, on one driver thread, what AWS would do around the stack:
   before the start likewise at once (so the loop has signals from its first iteration); the high-resolution metric
   too, if the scenario's target publishes one.
 
-What moto cannot play: an ECS service's runningCount is fixed when moto creates the service (from the process-wide
-``MOTO_ECS_SERVICE_RUNNING``, 0 by default) and no API call changes it, so the stand-in ECS service's running
-count never follows its desired count; an Auto Scaling group's instances are InService as soon as its desired
-capacity is set (no start-up time).
+What moto cannot play: the units' start-up time. moto sets an ECS service's runningCount to its desiredCount on
+every UpdateService (and to the server process's ``MOTO_ECS_SERVICE_RUNNING`` when it creates the service: the
+driver sets it to the initial count), and an Auto Scaling group's instances are InService as soon as its desired
+capacity is set; no API call delays either, so the stand-in's running count follows its desired count at once,
+not after the scenario's ``startup_seconds``.
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ class Sandbox:
     started_at: datetime | None = None
     process: subprocess.Popen[bytes] | None = None
     errors: list[str] = field(default_factory=list)
+    stopped_on_request: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _log: Any = None
@@ -251,6 +253,11 @@ class Sandbox:
             self._log.close()
             self._log = None
 
+    def request_stop(self) -> None:
+        """From a signal handler: make :meth:`wait` return (the caller then calls :meth:`stop`)."""
+        self.stopped_on_request = True
+        self._stop.set()
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -270,9 +277,11 @@ class Sandbox:
         ready.unlink(missing_ok=True)
         self._log = self.server_log.open("ab")
         environment = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "AWS_PROFILE")}
-        command = [sys.executable, "-m", "surge_cli.sandbox.server", "--port", str(self.port), "--ready-file"]
+        # moto's ECS reads this when the stand-in service is created: its tasks are running from the start.
+        environment["MOTO_ECS_SERVICE_RUNNING"] = str(self.scenario.scenario.target.initial_units)
+        command = [sys.executable, "-m", "surge_cli.sandbox.server", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            [*command, str(ready)],
+            [*command, "--ready-file", str(ready), "--parent-pid", str(os.getpid())],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -282,7 +291,9 @@ class Sandbox:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
         while not ready.exists():
             if self.process.poll() is not None:
-                raise SandboxError(f"the moto server process exited with {self.process.returncode}: see {self.server_log}")
+                raise SandboxError(
+                    f"the moto server process exited with {self.process.returncode}: see {self.server_log}"
+                )
             if time.monotonic() > deadline:
                 raise SandboxError(f"the moto server did not listen within {SERVER_START_TIMEOUT_SECONDS:.0f} s")
             time.sleep(0.05)

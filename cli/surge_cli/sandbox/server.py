@@ -7,12 +7,13 @@ Inside this process, moto's Step Functions executes state machines (its ASL inte
 time, and Lambda's Invoke runs the function's Python handler in-process (the harness's Lambda seam, without its
 simulated clock): moto's Lambda would need Docker. The handlers' boto3 clients, and the Step Functions
 interpreter's own, call this same server (``AWS_ENDPOINT_URL`` and ``MOTO_PORT`` set here before any handler
-runs). SIGTERM or SIGINT stops the server; the process then exits.
+runs). SIGTERM or SIGINT stops the server; the process then exits, and so it does once its ``--parent-pid`` is gone.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -57,10 +58,8 @@ class InProcessLambda:
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         """Replacement body of moto's ``LambdaFunction._invoke_lambda``: (payload, errored, logs)."""
         if isinstance(event, str | bytes):
-            try:
+            with contextlib.suppress(ValueError):
                 event = json.loads(event)
-            except ValueError:
-                pass
         name = str(fn.function_name)
         request_id = str(uuid.uuid4())
         context = LambdaContext(
@@ -97,7 +96,7 @@ def install_lambda_seam(runner: InProcessLambda) -> None:
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
 
 
-def serve(port: int, ready_file: Path | None) -> None:
+def serve(port: int, ready_file: Path | None, parent_pid: int | None = None) -> None:
     check_seams()
     os.environ.update({"TZ": "UTC", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, **FAKE_CREDENTIALS})
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
@@ -125,7 +124,9 @@ def serve(port: int, ready_file: Path | None) -> None:
         partial.write_text(str(bound))
         partial.replace(ready_file)  # the reader never sees a half-written port
     print(f"moto server listening on {HOST}:{bound} (pid {os.getpid()})", flush=True)
-    stop.wait()
+    while not stop.wait(1.0):
+        if parent_pid is not None and os.getppid() != parent_pid:
+            break  # whoever started the sandbox is gone (even killed outright): nothing is left running
     server.stop()
 
 
@@ -133,8 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     parser.add_argument("--ready-file", type=Path, default=None, help="the bound port is written here when ready")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this parent process is gone")
     args = parser.parse_args(argv)
-    serve(args.port, args.ready_file)
+    serve(args.port, args.ready_file, args.parent_pid)
 
 
 if __name__ == "__main__":
