@@ -19,7 +19,7 @@ from surge.core.errors import InvalidInputError
 from surge.core.plan import AppliedChange
 from surge_cli.deployed import AWS_EXIT_CODE, one_line_aws_errors, stack_outputs
 from surge_cli.push_client import push_detail, send_push
-from surge_cli.push_outcome import existing_holds, wait_for_outcome
+from surge_cli.push_outcome import before_sending, wait_for_outcome
 from surge_cli.redrive import redrive_pushes
 
 INVALID_INPUT_EXIT_CODE = 2
@@ -117,7 +117,7 @@ def push_command(
                 check_target(target, [t.id for t in targets])
                 targets = [t for t in targets if t.id == target]
             # A hold already there makes this delivery a duplicate: read before sending, or it would be ours.
-            before = existing_holds(outputs["SurgeTableName"], push_id, targets) if wait else {}
+            before = before_sending(outputs["SurgeTableName"], push_id, targets) if wait else None
             bus_name = outputs["SurgeBusName"]
             sent_at = datetime.now(UTC)
             event_id = send_push(
@@ -128,7 +128,7 @@ def push_command(
                 target_id=target,
             )
             typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
-            if not wait:
+            if before is None:
                 return
             outcome = wait_for_outcome(
                 table=outputs["SurgeTableName"],

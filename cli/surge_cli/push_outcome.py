@@ -10,8 +10,8 @@ by EXPRESS state machines"), so the outcome is read from the table the fast path
 - already handled: the push id's hold was already in the table before this delivery (the fast path records
   nothing for a duplicate and applies nothing);
 - scaled: the hold is recorded and a journal entry names the push among its active holds (ScaleOutForPush, or the
-  loop, applied it); or the hold is recorded and the desired count already covers it (nothing to change); or the
-  target is paused (recorded, honoured on resume).
+  loop, applied it); or the hold is recorded and the desired count read before sending already covers it (no
+  change); or the target is paused (recorded, honoured on resume).
 """
 
 from __future__ import annotations
@@ -45,17 +45,29 @@ class PushOutcome:
     """False: the push changed nothing it was meant to (rejected)."""
 
 
-def existing_holds(table: str, push_id: str, targets: list[TargetConfig]) -> dict[str, Hold]:
-    """The holds this push id already has, by target (read before sending: these make the push a duplicate)."""
-    found = {}
+@dataclass(frozen=True)
+class BeforeSending:
+    """What the outcome is judged against, read before the push is sent."""
+
+    holds: dict[str, Hold]
+    """The holds this push id already has, by target: these make the push a duplicate."""
+    desired_units: dict[str, int]
+    """Each target's desired count: a recorded hold no larger changes nothing."""
+
+
+def before_sending(table: str, push_id: str, targets: list[TargetConfig]) -> BeforeSending:
+    holds = {}
     for target in targets:
         read = store.read_hold(table, target.id, push_id)
         if read is not None:
-            found[target.id] = read[0]
-    return found
+            holds[target.id] = read[0]
+    found = capacity.read_capacity(SurgeConfig(targets=targets)).capacity if targets else {}
+    return BeforeSending(holds=holds, desired_units={t: c.desired_units for t, c in found.items()})
 
 
-def _target_outcome(table: str, push_id: str, target: TargetConfig, sent_at: datetime, now: datetime) -> str | None:
+def _target_outcome(
+    table: str, push_id: str, target: TargetConfig, before: BeforeSending, sent_at: datetime, now: datetime
+) -> str | None:
     items = store.read_target_items(table, target.id)
     hold = next((h for h in items.holds if h.push_id == push_id), None)
     if hold is None:
@@ -68,13 +80,10 @@ def _target_outcome(table: str, push_id: str, target: TargetConfig, sent_at: dat
         return (
             f"{target.id} recorded a hold of {hold.units} units ({_until(hold)}); paused: nothing applied until resume"
         )
-    current = capacity.read_capacity(SurgeConfig(targets=[target])).capacity.get(target.id)
-    if current is not None and current.desired_units >= hold.units:
-        return (
-            f"{target.id} recorded a hold of {hold.units} units ({_until(hold)}); "
-            f"desired already {current.desired_units}: nothing to change"
-        )
-    return None
+    desired = before.desired_units.get(target.id)
+    if desired is not None and desired >= hold.units:
+        return f"{target.id} recorded a hold of {hold.units} units ({_until(hold)}); desired was {desired}: no change"
+    return None  # to be applied: the journal entry is still to come
 
 
 def wait_for_outcome(
@@ -83,7 +92,7 @@ def wait_for_outcome(
     event_id: str,
     push_id: str,
     targets: list[TargetConfig],
-    before: dict[str, Hold],
+    before: BeforeSending,
     sent_at: datetime,
     wait_seconds: float,
     sleep: Callable[[float], None] = time.sleep,
@@ -92,7 +101,7 @@ def wait_for_outcome(
     deadline = time.monotonic() + wait_seconds
     lines: dict[str, str] = {
         t: f"{t} already handled: push {push_id} was recorded at {_clock(h.started_at)} ({_until(h)}); nothing changed"
-        for t, h in before.items()
+        for t, h in before.holds.items()
     }
     while True:
         rejection = store.read_push_rejection(table, event_id)
@@ -101,7 +110,7 @@ def wait_for_outcome(
         now = datetime.now(UTC)
         for target in targets:
             if target.id not in lines:
-                line = _target_outcome(table, push_id, target, sent_at, now)
+                line = _target_outcome(table, push_id, target, before, sent_at, now)
                 if line is not None:
                     lines[target.id] = line
         if len(lines) == len(targets):
