@@ -31,6 +31,7 @@ from surge_cli.replay.output import print_table, write_plot, write_timeline
 from surge_cli.replay.policies import ProgressCallback
 from surge_cli.replay.run import POLICY_CHOICES, policy_names, replay
 from surge_cli.replay.scenario import ScenarioError, load_scenario
+from surge_cli.sandbox_cli import sandbox_command
 from surge_cli.scenario_cli import scenario_app
 from surge_cli.status_cli import status_command
 
@@ -145,6 +146,7 @@ app.add_typer(hold_app, name="hold")
 app.command("status")(status_command)
 app.command("decisions")(decisions_command)
 app.command("doctor")(doctor_command)
+app.command("sandbox")(sandbox_command)
 
 
 if __name__ == "__main__":

@@ -272,7 +272,7 @@ class LocalAws:
         self._executions: dict[str, _ExecutionRecord] = {}
         self._invocations: list[Invocation] = []
         self._specs: dict[str, LambdaSpec] = {}
-        self._handlers: dict[tuple[str, str], Callable[[Any, Any], Any]] = {}
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._env_owner: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
         self._role_arn: str | None = None
@@ -674,25 +674,11 @@ class LocalAws:
             environment.last_used_us = self.clock.now_us()
 
     def _resolve_handler(self, handler: str) -> tuple[Callable[[Any, Any], Any], bool]:
-        module_path, _, func_name = handler.rpartition(".")
-        if not module_path or not func_name:
-            raise _LambdaRuntimeError("Runtime.MalformedHandlerName", f"Bad handler '{handler}'")
-        key = (module_path, func_name)
+        key = handler
         cached = self._handlers.get(key)
         if cached is not None:
             return cached, False
-        module_name = module_path.replace("/", ".")
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:
-            raise _LambdaRuntimeError(
-                "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
-            ) from exc
-        func = getattr(module, func_name, None)
-        if not callable(func):
-            raise _LambdaRuntimeError(
-                "Runtime.HandlerNotFound", f"Handler '{func_name}' missing on module '{module_path}'"
-            )
+        func = import_handler(handler)
         self._handlers[key] = func
         return func, True
 
@@ -717,18 +703,8 @@ class LocalAws:
         error_type: str | None = None
         try:
             payload = self._run_handler(fn, name, event, request_id, memory_mb, handler_started_us, started)
-        except _LambdaRuntimeError as exc:
-            error_type = exc.error_type
-            payload = json.dumps({"errorMessage": exc.message, "errorType": exc.error_type, "stackTrace": []})
         except Exception as exc:
-            error_type = type(exc).__name__
-            payload = json.dumps(
-                {
-                    "errorMessage": str(exc),
-                    "errorType": error_type,
-                    "stackTrace": traceback.format_tb(exc.__traceback__),
-                }
-            )
+            error_type, payload = handler_error(exc)
         wall = time.perf_counter() - started
         with self._lock:
             compute_seconds = self.latency.handler_compute(name)
@@ -795,10 +771,7 @@ class LocalAws:
             result = func(event, context)
         finally:
             _running.function_name = None
-        try:
-            return json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            raise _LambdaRuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+        return marshal_result(result)
 
 
 class _LambdaRuntimeError(Exception):
@@ -806,3 +779,40 @@ class _LambdaRuntimeError(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+
+
+def import_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """Lambda's Handler string (``"surge.handlers.read_signals.handler"`` or ``"pkg/mod.handler"``) imported
+    as Lambda's Python runtime would; its failures are the runtime's errors (``Runtime.ImportModuleError``...)."""
+    module_path, _, func_name = handler.rpartition(".")
+    if not module_path or not func_name:
+        raise _LambdaRuntimeError("Runtime.MalformedHandlerName", f"Bad handler '{handler}'")
+    module_name = module_path.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise _LambdaRuntimeError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
+        ) from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise _LambdaRuntimeError("Runtime.HandlerNotFound", f"Handler '{func_name}' missing on module '{module_path}'")
+    return func  # type: ignore[no-any-return]
+
+
+def marshal_result(result: Any) -> str:
+    """A handler's return value as Lambda's response payload (``Runtime.MarshalError`` if it is not JSON)."""
+    try:
+        return json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise _LambdaRuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+
+
+def handler_error(exc: Exception) -> tuple[str, str]:
+    """A failed invocation as Lambda reports it: (errorType, the error payload). Step Functions names the
+    Task's error after ``errorType``: the exception's class, or the runtime's error."""
+    if isinstance(exc, _LambdaRuntimeError):
+        return exc.error_type, json.dumps({"errorMessage": exc.message, "errorType": exc.error_type, "stackTrace": []})
+    error_type = type(exc).__name__
+    payload = {"errorMessage": str(exc), "errorType": error_type, "stackTrace": traceback.format_tb(exc.__traceback__)}
+    return error_type, json.dumps(payload)
