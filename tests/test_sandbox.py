@@ -24,6 +24,8 @@ from typer.testing import CliRunner
 from scaler_support import process_state_reset
 from surge.core.config import SurgeConfig
 from surge.core.plan import AppliedChange
+from surge_cli.execution_logs import ExecutionLogsError, describe_logging
+from surge_cli.graph import ExecutionPath, execution_path, fetch_definition, fetch_execution
 from surge_cli.main import app
 from surge_cli.push_outcome import BeforeSending, wait_for_outcome
 from surge_cli.sandbox.driver import Sandbox, load_sandbox_scenario
@@ -92,6 +94,48 @@ def test_status_shows_the_stand_in_service_and_the_loop_the_schedule_started(end
     text = runner.invoke(app, ["status"])
     assert text.exit_code == 0, text.output
     assert "api (ecs): desired 2, running 2; Surge wants 2" in text.stdout
+
+
+def scaler_executions(sandbox: Sandbox, status: str | None = None) -> list[str]:
+    """The scaler's executions (newest first), as moto's Step Functions lists them."""
+    assert sandbox.stack is not None
+    listed = client(sandbox, "stepfunctions").list_executions(stateMachineArn=sandbox.stack.scaler_arn)["executions"]
+    return [e["executionArn"] for e in listed if status is None or e["status"] == status]
+
+
+def test_status_json_has_the_loops_last_iteration_from_the_scalers_log_group(endpoint: Sandbox) -> None:
+    """The loop line reads the newest DecideCapacity exit in the scaler's group: the sandbox delivers its records
+    while the execution runs, as Step Functions does, seconds after each event."""
+    loop = eventually(lambda: (s := status()["loop"])["last_iteration_at"] and s, "the loop's last iteration")
+
+    assert "problem" not in loop, loop
+    assert loop["last_iteration_execution"] in scaler_executions(endpoint)
+    assert datetime.fromisoformat(loop["last_iteration_at"]) >= endpoint.started_at.replace(microsecond=0)  # type: ignore[union-attr]
+    assert loop["executions_failed_last_hour"]["count"] == 0
+    text = runner.invoke(app, ["status"])
+    assert text.exit_code == 0, text.output
+    assert f"loop: last iteration {loop['last_iteration_at'][:16]}" in text.stdout
+
+
+def test_decisions_json_lists_the_loops_no_change_decisions_with_their_reasons(endpoint: Sandbox) -> None:
+    """DecideCapacity's own INFO lines reach its function's group (the server process ships the handlers' lines)."""
+
+    def decisions() -> list[dict[str, Any]]:
+        result = runner.invoke(app, ["decisions", "--json", "--target", "api"])
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    rows = eventually(decisions, "a decision in DecideCapacity's log group")
+
+    steady = [row for row in rows if row["action"] == "steady"]
+    assert steady, rows
+    row = steady[0]
+    assert (row["target_id"], row["source"], row["reason"]) == ("api", "loop", "at_target")
+    assert (row["current_desired_units"], row["desired_units"]) == (2, 2)
+    assert row["execution_arn"] in scaler_executions(endpoint)
+    text = runner.invoke(app, ["decisions", "--target", "api"])
+    assert text.exit_code == 0, text.output
+    assert " api loop: steady 2 -> 2 [at_target]: " in text.stdout.splitlines()[0]
 
 
 def test_push_wait_reports_the_scale_out_and_status_shows_the_stand_in_scaled(endpoint: Sandbox) -> None:
@@ -225,6 +269,60 @@ def test_no_outcome_in_time_is_none(endpoint: Sandbox) -> None:
     assert outcome is None
 
 
+def test_graph_execution_draws_a_finished_express_scaler_execution_from_its_log_group(
+    endpoint: Sandbox, tmp_path: Path
+) -> None:
+    """An EXPRESS execution has no history in Step Functions on AWS: `surge graph --execution` reads its records
+    from the scaler's log group, which the sandbox filled; the path drawn is the one moto's history holds."""
+    finished = eventually(lambda: scaler_executions(endpoint, "SUCCEEDED"), "a scaler execution has ended")[-1]
+    sfn, logs = client(endpoint, "stepfunctions"), client(endpoint, "logs")
+
+    def from_logs() -> ExecutionPath | None:
+        try:
+            definition, _, history = fetch_execution(finished, sfn, logs)
+        except ExecutionLogsError:
+            return None  # nothing delivered yet
+        path = execution_path(definition, history)
+        return path if path.status == "SUCCEEDED" else None  # its last records are a second late
+
+    path = eventually(from_logs, "the end of the execution in the scaler's log group")
+    out = tmp_path / "x.png"
+    result = runner.invoke(app, ["graph", "--execution", finished, "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert describe_logging(endpoint.stack.scaler_arn, sfn).machine_type == "EXPRESS"  # type: ignore[union-attr]
+    assert path.entries[:5] == ["ClaimLoop", "IsThisTheOnlyLoop", "ReadSignals", "KeepLooping", "DecideCapacity"]
+    assert {"RouteDecision", "WaitInterval", "HandOverToNextExecution"} <= set(path.entries)
+    definition, name = fetch_definition(finished, sfn)
+    assert name == "surge-ScalerStateMachine"
+    truth = sfn.get_execution_history(executionArn=finished)["events"]
+    assert path == execution_path(definition, truth), "the log group holds the very execution moto ran"
+
+
+def test_the_logs_honour_each_state_machines_execution_data_setting(endpoint: Sandbox) -> None:
+    """The template's ScalerExecutionData=false: the scaler's records carry no state input or output; the push
+    fast path logs with execution data (the push test above ran one)."""
+    assert endpoint.stack is not None
+    logs = client(endpoint, "logs")
+
+    def records(group: str) -> list[dict[str, Any]]:
+        events = logs.filter_log_events(logGroupName=group)["events"]
+        return [json.loads(event["message"]) for event in events]
+
+    groups = endpoint.stack.log_groups
+    scaler = records(groups["ScalerStateMachine"])
+    started = eventually(
+        lambda: [r for r in records(groups["PushFastPathStateMachine"]) if r["type"] == "ExecutionStarted"],
+        "the push fast path's records",
+    )
+
+    assert any(r["type"] == "TaskStateExited" for r in scaler)
+    assert not [r for r in scaler if {"input", "output", "parameters"} & set(r["details"])]
+    assert any('"first-push"' in r["details"]["input"] for r in started), started
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -247,6 +345,47 @@ def test_push_wait_bad_input_is_one_line_exit_2_and_sends_nothing(
 def _fast_path(sandbox: Sandbox) -> str:
     assert sandbox.stack is not None
     return sandbox.stack.push_fast_path_arn
+
+
+SERVICE = {
+    "ServiceNamespace": "ecs",
+    "ResourceId": "service/replay/api",
+    "ScalableDimension": "ecs:service:DesiredCount",
+}
+
+
+def test_doctor_fails_on_a_target_tracking_policy_planted_on_the_stand_in_service(endpoint: Sandbox) -> None:
+    """As deployed, the sandbox passes every check (once the driver's first ALB minutes are in); one Application
+    Auto Scaling target-tracking policy on the stand-in service is one FAIL line and exit 1."""
+    eventually(lambda: runner.invoke(app, ["doctor"]).exit_code == 0, "surge doctor passes on the sandbox")
+    appas = client(endpoint, "application-autoscaling")
+    appas.register_scalable_target(**SERVICE, MinCapacity=2, MaxCapacity=50)
+    appas.put_scaling_policy(
+        **SERVICE,
+        PolicyName="cpu-tracking",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 50.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+        },
+    )
+    try:
+        result = runner.invoke(app, ["doctor"])
+    finally:
+        appas.delete_scaling_policy(**SERVICE, PolicyName="cpu-tracking")
+        appas.deregister_scalable_target(**SERVICE)
+
+    assert result.exit_code == 1, result.output
+    assert not result.stderr
+    fails = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert fails == [
+        "FAIL target api other scaling: Application Auto Scaling TargetTrackingScaling policy 'cpu-tracking' on "
+        "service/replay/api would fight Surge over desiredCount (suspend it: aws application-autoscaling "
+        "register-scalable-target --service-namespace ecs --resource-id service/replay/api --scalable-dimension "
+        "ecs:service:DesiredCount --suspended-state "
+        "DynamicScalingInSuspended=true,DynamicScalingOutSuspended=true,ScheduledScalingSuspended=true)"
+    ]
+    assert runner.invoke(app, ["doctor"]).exit_code == 0, "passes again once the policy is gone"
 
 
 # ---------------------------------------------------------------------------------------------- stopping

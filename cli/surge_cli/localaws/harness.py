@@ -45,7 +45,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +65,7 @@ __all__ = [
     "LocalAws",
     "Periodic",
     "current_lambda",
+    "running_lambda",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -100,6 +101,17 @@ def current_lambda() -> str | None:
     """
     name: str | None = getattr(_running, "function_name", None)
     return name
+
+
+@contextlib.contextmanager
+def running_lambda(function_name: str) -> Iterator[None]:
+    """Mark THIS thread as running `function_name`'s handler (what :func:`current_lambda` returns) for the
+    block. Every in-process Lambda path sets it: the harness's and the sandbox server's."""
+    _running.function_name = function_name
+    try:
+        yield
+    finally:
+        _running.function_name = None
 
 
 _shared_botocore: Any = None
@@ -766,11 +778,8 @@ class LocalAws:
             _clock=self.clock,
             _started_us=handler_started_us,
         )
-        _running.function_name = name
-        try:
+        with running_lambda(name):
             result = func(event, context)
-        finally:
-            _running.function_name = None
         return marshal_result(result)
 
 

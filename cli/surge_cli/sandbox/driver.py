@@ -11,6 +11,9 @@ then plays, on one driver thread, what AWS would do around the stack:
   does not deliver to Step Functions targets, in server mode as in-process; the driver drains that queue every
   second and starts the push fast path with each matched event (:meth:`LocalStack.deliver_events`);
 - the notifier's SQS event source: every 60 s the notification queue goes to NotifyFunction in one batch;
+- Step Functions' log delivery: every second, the events of each execution of a state machine that logs (moto's
+  sends nothing) go into its log group as Step Functions' records (:class:`ExecutionLogDelivery`); the handlers'
+  own log lines are shipped to their ``/aws/lambda/<function>`` groups by the server process itself;
 - the ALB: each minute's RequestCount (the scenario's traffic, second 0 = the sandbox's start) is put with
   PutMetricData once the minute has closed and the scenario's publication delay has passed, and the ten minutes
   before the start likewise at once (so the loop has signals from its first iteration); the high-resolution metric
@@ -47,7 +50,9 @@ import boto3
 
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
 from surge_cli import world
+from surge_cli.execution_logs import describe_logging
 from surge_cli.localaws import LambdaSpec
+from surge_cli.localaws.express_logs import put_execution_logs
 from surge_cli.replay.scenario import LoadedScenario, load_scenario
 from surge_cli.sandbox.server import FAKE_CREDENTIALS, HOST, REGION
 from surge_cli.stack import LOCAL_ACCOUNT, REPO_ROOT, LocalStack, Resolver, Template, deploy_locally
@@ -138,9 +143,14 @@ class EndpointAws:
         )
         return str(response["FunctionArn"])
 
-    def create_state_machine(self, name: str, definition: str, type_: str = "STANDARD") -> str:
+    def create_state_machine(
+        self, name: str, definition: str, type_: str = "STANDARD", logging: dict[str, Any] | None = None
+    ) -> str:
+        """CreateStateMachine; ``logging`` is its loggingConfiguration (moto keeps it: the sandbox's log
+        delivery reads it back with DescribeStateMachine, as Step Functions acts on the machine's own)."""
+        extra = {"loggingConfiguration": logging} if logging is not None else {}
         response = self.client("stepfunctions").create_state_machine(
-            name=name, definition=definition, roleArn=self._role(), type=type_
+            name=name, definition=definition, roleArn=self._role(), type=type_, **extra
         )
         return str(response["stateMachineArn"])
 
@@ -151,6 +161,75 @@ class EndpointAws:
             stateMachineArn=state_machine_arn, name=name, input=payload
         )
         return str(response["executionArn"])
+
+
+LISTED_EXECUTIONS = 100
+"""One ListExecutions page, newest first: an execution still running behind 100 newer ones of its machine would
+be missed (the schedule starts one a minute, each lasting LoopBudgetSeconds, at most 290 s; a push's, seconds)."""
+
+
+class ExecutionLogDelivery:
+    """Step Functions' log delivery, played for every execution of the stack's state machines that log.
+
+    Step Functions sends each history event of an execution, as a record, to the log group the state machine's
+    loggingConfiguration names, at its level and with or without execution data, Standard and Express alike,
+    best-effort and seconds after the event (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
+    moto's Step Functions sends nothing, but keeps every execution's history whatever its type. So each
+    :meth:`deliver` (the driver calls it every second) looks at the newest executions of each machine
+    (ListExecutions, so one started by anyone on the endpoint counts, not only the driver's), reads the history
+    of each one not fully delivered yet (GetExecutionHistory, status read first: a finished execution's history is
+    complete), and puts the events it has not put yet with :func:`put_execution_logs`, with the machine's current
+    loggingConfiguration (DescribeStateMachine). A running scaler execution's iterations thus reach its group
+    while it runs (one stream per minute in which its new events began), and its last ones within a second of
+    its end. The type is the machine's as created (moto reports every execution as STANDARD)."""
+
+    def __init__(self, aws: EndpointAws, state_machine_arns: list[str]) -> None:
+        self._aws = aws
+        self._machines = list(state_machine_arns)
+        self._put_up_to: dict[str, int] = {}
+        """execution ARN -> the highest history event id looked at (put, or left out by the level)"""
+        self._finished: dict[str, set[str]] = {arn: set() for arn in self._machines}
+        """state machine ARN -> its executions that ended and were put in full (while ListExecutions shows them)"""
+
+    def deliver(self) -> int:
+        """Put every history event not put yet; returns how many log events were put."""
+        stepfunctions = self._aws.client("stepfunctions")
+        put = 0
+        for machine_arn in self._machines:
+            machine = describe_logging(machine_arn, stepfunctions)
+            if machine.level == "OFF" or machine.log_group is None:
+                continue
+            listed = stepfunctions.list_executions(stateMachineArn=machine_arn, maxResults=LISTED_EXECUTIONS)
+            executions = listed["executions"]
+            finished = self._finished[machine_arn]
+            finished &= {e["executionArn"] for e in executions}  # what left the page never comes back to it
+            for execution in executions:
+                arn = str(execution["executionArn"])
+                if arn in finished:
+                    continue
+                ended = execution["status"] != "RUNNING"
+                put += self._put_new_events(arn, machine.log_group, machine.level, machine.include_execution_data)
+                if ended:
+                    finished.add(arn)
+                    self._put_up_to.pop(arn, None)
+        return put
+
+    def _put_new_events(self, arn: str, log_group: str, level: str, include_execution_data: bool) -> int:
+        paginator = self._aws.client("stepfunctions").get_paginator("get_execution_history")
+        seen = self._put_up_to.get(arn, 0)
+        new = [
+            event
+            for page in paginator.paginate(executionArn=arn)
+            for event in page["events"]
+            if int(event["id"]) > seen
+        ]
+        if not new:
+            return 0
+        count = put_execution_logs(
+            self._aws.client("logs"), log_group, new, arn, level=level, include_execution_data=include_execution_data
+        )
+        self._put_up_to[arn] = max(int(event["id"]) for event in new)
+        return count
 
 
 @dataclass(frozen=True)
@@ -369,6 +448,7 @@ class Sandbox:
         now = datetime.now(UTC)
         self.started_at = self.started_at or now
         series = self._series(aws, self.started_at)
+        execution_logs = ExecutionLogDelivery(aws, list(stack.state_machine_arns.values()))
         next_tick = next_poll = next_notify = time.monotonic()
         while not self._stop.is_set():
             moment = time.monotonic()
@@ -382,6 +462,7 @@ class Sandbox:
                     next_poll = moment + EVENT_POLL_SECONDS
                     for arn in stack.deliver_events():
                         self._note(f"push rule: started {arn.rsplit(':', 1)[-1]}")
+                    execution_logs.deliver()
                 if moment >= next_notify:
                     next_notify = moment + NOTIFY_PERIOD_SECONDS
                     stack.deliver_notifications()

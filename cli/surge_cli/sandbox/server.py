@@ -8,6 +8,13 @@ time, and Lambda's Invoke runs the function's Python handler in-process (the har
 simulated clock): moto's Lambda would need Docker. The handlers' boto3 clients, and the Step Functions
 interpreter's own, call this same server (``AWS_ENDPOINT_URL`` and ``MOTO_PORT`` set here before any handler
 runs). SIGTERM or SIGINT stops the server; the process then exits, and so it does once its ``--parent-pid`` is gone.
+
+What Lambda ships to CloudWatch Logs, this process ships too: every line a handler logs (Powertools' Logger) goes
+to its function's group ``/aws/lambda/<function>`` (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html),
+collected by :class:`surge_cli.localaws.function_logs.FunctionLogs` (the thread -> function attribution the
+harness uses, :func:`surge_cli.localaws.harness.running_lambda`) and put with PutLogEvents through a client on
+this server's own endpoint by a thread of its own every second, so writing them adds nothing to a handler's
+latency (Lambda too delivers them asynchronously, seconds later).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import threading
@@ -25,11 +33,54 @@ from types import FrameType
 from typing import Any
 
 from surge_cli.localaws import LambdaContext, check_seams
-from surge_cli.localaws.harness import handler_error, import_handler, marshal_result
+from surge_cli.localaws.function_logs import FunctionLogs
+from surge_cli.localaws.harness import handler_error, import_handler, marshal_result, running_lambda
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
+FUNCTION_LOGS_PERIOD_SECONDS = 1.0
+"""How often the handlers' collected lines are put into their groups (Lambda delivers within seconds)."""
+
+
+class FunctionLogShipper:
+    """The handlers' log lines to their functions' groups, as Lambda ships a function's stdout.
+
+    The collector goes on the handlers' Logger once a handler has been imported (the Logger is built at that
+    import, with the function's environment already set, exactly as before); :meth:`ship` runs on its own
+    thread and puts what was collected every :data:`FUNCTION_LOGS_PERIOD_SECONDS`, and once more at the end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._collector: FunctionLogs | None = None
+
+    def attach(self) -> None:
+        with self._lock:
+            if self._collector is not None:
+                return
+            from surge.observability import logger
+
+            handler_logger = logging.getLogger(logger.name)
+            formatter = next((h.formatter for h in handler_logger.handlers if h.formatter is not None), None)
+            self._collector = FunctionLogs(formatter)
+            handler_logger.addHandler(self._collector)
+
+    def flush(self, logs: Any) -> int:
+        collector = self._collector
+        return 0 if collector is None else collector.flush_to(logs)
+
+    def ship(self, endpoint_url: str, stop: threading.Event) -> None:
+        import boto3
+
+        logs = boto3.client("logs", endpoint_url=endpoint_url, region_name=REGION)
+        while True:
+            finished = stop.wait(FUNCTION_LOGS_PERIOD_SECONDS)
+            try:
+                self.flush(logs)
+            except Exception as error:  # best-effort, as Lambda's delivery: say it and go on
+                print(f"function logs: {type(error).__name__}: {error}", flush=True)
+            if finished:
+                return
 
 
 class InProcessLambda:
@@ -37,10 +88,11 @@ class InProcessLambda:
     the request's thread, with the function's environment variables (one namespace for every function, as in the
     harness: two functions may not set one variable to different values)."""
 
-    def __init__(self) -> None:
+    def __init__(self, logs: FunctionLogShipper | None = None) -> None:
         self._lock = threading.Lock()
         self._owners: dict[str, str] = {}
         self._handlers: dict[str, Any] = {}
+        self._logs = logs
 
     def _claim_environment(self, name: str, variables: dict[str, str]) -> None:
         with self._lock:
@@ -80,7 +132,11 @@ class InProcessLambda:
                 func = import_handler(handler)
                 with self._lock:
                     self._handlers[handler] = func
-            return marshal_result(func(event, context)), False, ""
+                if self._logs is not None:
+                    self._logs.attach()
+            with running_lambda(name):
+                result = func(event, context)
+            return marshal_result(result), False, ""
         except Exception as exc:
             _, payload = handler_error(exc)
             return payload, True, ""
@@ -105,7 +161,8 @@ def serve(port: int, ready_file: Path | None, parent_pid: int | None = None) -> 
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     default_user_config["stepfunctions"]["execute_state_machine"] = True  # what mock_aws(config=...) sets
-    install_lambda_seam(InProcessLambda())
+    function_logs = FunctionLogShipper()
+    install_lambda_seam(InProcessLambda(function_logs))
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     bound = server.get_host_and_port()[1]
@@ -113,6 +170,11 @@ def serve(port: int, ready_file: Path | None, parent_pid: int | None = None) -> 
     os.environ["AWS_ENDPOINT_URL"] = f"http://{HOST}:{bound}"
     os.environ["MOTO_PORT"] = str(bound)  # moto's Step Functions interpreter builds its clients on localhost:MOTO_PORT
     stop = threading.Event()
+    shipping = threading.Event()
+    shipper = threading.Thread(
+        target=function_logs.ship, args=(os.environ["AWS_ENDPOINT_URL"], shipping), name="function-logs", daemon=True
+    )
+    shipper.start()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -127,6 +189,8 @@ def serve(port: int, ready_file: Path | None, parent_pid: int | None = None) -> 
     while not stop.wait(1.0):
         if parent_pid is not None and os.getppid() != parent_pid:
             break  # whoever started the sandbox is gone (even killed outright): nothing is left running
+    shipping.set()  # the last lines, while the server still answers
+    shipper.join(timeout=10.0)
     server.stop()
 
 
