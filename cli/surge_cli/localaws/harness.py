@@ -75,7 +75,7 @@ _FAKE_CREDENTIALS = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-_ASSUME_ROLE_POLICY = json.dumps(
+ASSUME_ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
@@ -142,10 +142,11 @@ def _from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
-def _placeholder_zip() -> bytes:
+def placeholder_zip() -> bytes:
+    """The code zip CreateFunction requires (the handler itself runs in-process)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("README.txt", "code runs in-process from the LambdaSpec handler path\n")
+        zf.writestr("README.txt", "code runs in-process from the function's handler path\n")
     return buf.getvalue()
 
 
@@ -288,7 +289,7 @@ class LocalAws:
         self._env_owner: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
         self._role_arn: str | None = None
-        self._zip = _placeholder_zip()
+        self._zip = placeholder_zip()
         self._end_listeners: dict[str, Callable[[str], None]] = {}
         self._machine_types: dict[str, str] = {}
         """state machine ARN -> the type it was created with (moto's executions all report STANDARD)"""
@@ -485,7 +486,7 @@ class LocalAws:
     def _role(self) -> str:
         if self._role_arn is None:
             role = self.client("iam").create_role(
-                RoleName="surge-local-harness-role", AssumeRolePolicyDocument=_ASSUME_ROLE_POLICY
+                RoleName="surge-local-harness-role", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
             )
             self._role_arn = str(role["Role"]["Arn"])
         return self._role_arn

@@ -53,6 +53,7 @@ from surge_cli import world
 from surge_cli.execution_logs import describe_logging
 from surge_cli.localaws import LambdaSpec
 from surge_cli.localaws.express_logs import put_execution_logs
+from surge_cli.localaws.harness import ASSUME_ROLE_POLICY, placeholder_zip
 from surge_cli.replay.scenario import LoadedScenario, load_scenario
 from surge_cli.sandbox.server import FAKE_CREDENTIALS, HOST, REGION
 from surge_cli.stack import LOCAL_ACCOUNT, REPO_ROOT, LocalStack, Resolver, Template, deploy_locally
@@ -68,32 +69,10 @@ BACKFILL_MINUTES = 10
 SERVER_START_TIMEOUT_SECONDS = 120.0
 """Generous: a busy machine's cold imports of moto and its Flask app can take tens of seconds."""
 SERVER_STOP_TIMEOUT_SECONDS = 15.0
-_ASSUME_ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 
 
 class SandboxError(RuntimeError):
     """The sandbox could not start (the server process died or never listened)."""
-
-
-def _placeholder_zip() -> bytes:
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "the sandbox server runs this function's handler in-process\n")
-    return buffer.getvalue()
 
 
 class EndpointAws:
@@ -124,7 +103,7 @@ class EndpointAws:
         if self._role_arn is None:
             iam = self.client("iam")
             try:
-                role = iam.create_role(RoleName="surge-sandbox-role", AssumeRolePolicyDocument=_ASSUME_ROLE_POLICY)
+                role = iam.create_role(RoleName="surge-sandbox-role", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY)
             except iam.exceptions.EntityAlreadyExistsException:
                 role = iam.get_role(RoleName="surge-sandbox-role")
             self._role_arn = str(role["Role"]["Arn"])
@@ -136,7 +115,7 @@ class EndpointAws:
             Runtime=spec.runtime,
             Role=self._role(),
             Handler=spec.handler,
-            Code={"ZipFile": _placeholder_zip()},
+            Code={"ZipFile": placeholder_zip()},
             Environment={"Variables": dict(spec.environment)},
             MemorySize=spec.memory_mb,
             Timeout=spec.timeout_seconds,
