@@ -29,7 +29,7 @@ SAMCONFIG := --config-file samconfig.toml
 STACK_ARGS = --stack-name $(STACK) --s3-prefix $(STACK)
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: help system-deps install lock lint test demo bench figures scenario-format build aws-check deploy delete clean
+.PHONY: help system-deps install lock lint test demo sandbox bench figures scenario-format build aws-check deploy delete clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ demo: install ## Replay the bundled artist-post spike under every policy on loca
 	$(BIN)/surge replay scenarios/artist-post.json --policy all --plot out/artist-post.png \
 		--timeline out/artist-post-timeline.csv | tee out/artist-post.txt
 	@echo "plot: out/artist-post.png   timeline: out/artist-post-timeline.csv"
+
+sandbox: install ## Surge on a local moto server process (stack, stand-in ECS service, live traffic) until Ctrl-C; SCENARIO=file.json
+	$(BIN)/surge sandbox $(if $(SCENARIO),--scenario $(SCENARIO),)
 
 bench: install ## Every bundled scenario under every policy, guess sensitivity, latency worlds, first response, speed
 	@mkdir -p out

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from surge_cli.localaws.latency import PROFILES, SOURCES
+from surge_cli.replay.costs import COST_LINES
 from surge_cli.replay.output import goal_text, ratio_text, response_cell, seconds_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,31 @@ def bench_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ECS_ON_EC2_LABELS = {
+    "surge": "**surge**",
+    "target-tracking": "target tracking + managed scaling",
+    "oracle": "oracle (physical limit)",
+}
+
+
+def ecs_on_ec2_table(report: dict[str, Any]) -> str:
+    rows = report.get("ecs_on_ec2", [])
+    if not rows:
+        return "(run the bench for the ECS-on-EC2 table)"
+    lines = [
+        "| scenario | policy | served % | task-seconds pending for an instance | instance-hours | vs oracle "
+        "| max instances | task-hours |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {ECS_ON_EC2_LABELS.get(r['policy'], r['policy'])} "
+            f"| {100 * r['served_fraction']:.2f} | {r['task_seconds_pending']:,} | {r['instance_hours']:.1f} "
+            f"| {ratio_text(r.get('instance_hours_vs_oracle'))} | {r['max_instances']} | {r['unit_hours']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def sensitivity_table(report: dict[str, Any]) -> str:
     rows = report.get("sensitivity", [])
     if not rows:
@@ -208,16 +234,72 @@ def costs_table(report: dict[str, Any]) -> str:
     )
 
 
+def _measured_fleets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for row in report.get("fleet", []) if "iterations" in row]
+
+
+def fleet_table(report: dict[str, Any]) -> str:
+    rows = report.get("fleet", [])
+    if not rows:
+        return "(run the full bench for the fleet)"
+    lines = [
+        "| targets | executions | iterations in 2 min | largest state | of the 256 KiB quota "
+        "| state bytes per iteration | work per iteration p50 / max | Lambda GB-s per iteration | wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "iterations" not in r:
+            lines.append(f"| {r['targets']} | {r['outcome']} | | | | | | | |")
+            continue
+        lines.append(
+            f"| {r['targets']} | {r['outcome']} | {r['iterations']} | {r['max_state_bytes']:,} B "
+            f"| {r['max_state_bytes'] / 262_144:.0%} | {r['state_bytes_per_iteration']:,} B "
+            f"| {r['iteration_work_seconds_p50']} s / {r['iteration_work_seconds_max']} s "
+            f"| {r['lambda_gb_seconds_per_iteration']} | {r['wall_seconds']} |"
+        )
+    measured = _measured_fleets(report)
+    if len(measured) >= 2:
+        small, large = measured[0], measured[-1]
+        per_target = (large["max_state_bytes"] - small["max_state_bytes"]) / (large["targets"] - small["targets"])
+        lines += [
+            "",
+            f"The largest state grows by about {per_target:,.0f} B per target ({small['targets']} to "
+            f"{large['targets']} targets): at that rate the 256 KiB quota is reached at about "
+            f"{262_144 / per_target:,.0f} targets.",
+        ]
+    return "\n".join(lines)
+
+
+def stack_costs_table(report: dict[str, Any]) -> str:
+    rows = _measured_fleets(report)
+    if not rows:
+        return "(run the full bench for the stack's costs)"
+    header = " | ".join(f"{r['targets']} target{'s' if r['targets'] != 1 else ''}" for r in rows)
+    lines = [f"| per month | {header} |", "|---|" + "---|" * len(rows)]
+    for key, label in COST_LINES.items():
+        lines.append(f"| {label} | " + " | ".join(f"${r['monthly_cost_usd'][key]:,.2f}" for r in rows) + " |")
+    lines.append("| **total** | " + " | ".join(f"**${r['monthly_cost_usd']['total']:,.2f}**" for r in rows) + " |")
+    lines.append(
+        "| (scaler logs with execution data instead: `ScalerExecutionData=true`) | "
+        + " | ".join(f"${r['logs_with_execution_data_usd']:,.2f}" for r in rows)
+        + " |"
+    )
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "demo": demo_table,
     "idealised": idealised_sentence,
     "latency": lambda report: latency_table(),
     "bench": bench_table,
+    "ecs-on-ec2": ecs_on_ec2_table,
     "sensitivity": sensitivity_table,
     "first-response": first_response_table,
     "goals": goals_table,
     "safety-factor": safety_factor_table,
     "costs": costs_table,
+    "fleet": fleet_table,
+    "stack-costs": stack_costs_table,
 }
 
 

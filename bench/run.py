@@ -4,7 +4,9 @@ first-response distribution and the replay speed. Every figure comes from replay
 Usage: python bench/run.py [--scenarios DIR] [--json FILE] [--seeds N] [--quick]
 
 Tables (all under each scenario's own latency profile, `typical` unless it says otherwise):
-1. every bundled scenario x every policy that applies to it;
+1. every bundled scenario x every policy that applies to it, and for the ECS-on-EC2 scenarios (`target.instances`)
+   Surge vs the baseline vs the oracle: served %, task-seconds pending for lack of an instance, instance-hours and
+   those against the oracle's;
 2. sensitivity: served % and unit-hours with the operator's `push_rps_per_audience` at 0.5x, 1x and 2x of the
    truth (the pushes' `true_rps_per_audience`), on artist-post and overlapping-pushes, every policy;
 3. latency worlds: surge on artist-post with latency `none` (idealised), `typical` and `pessimistic`;
@@ -12,7 +14,9 @@ Tables (all under each scenario's own latency profile, `typical` unless it says 
    p50 / p99 / max of PutEvents -> first capacity call, and of PutEvents -> 90 % of the peak need covered;
 5. the push safety factor's trade-off: surge's served % and unit-hours against an oracle at the target
    utilization, for factors 1.0, the default and 2.0, at each guess, ALB minutes only (the replays of this
-   table run in parallel, one process per core).
+   table run in parallel, one process per core);
+6. the fleet: one loop over 1, 10, 50, 100 and 500 targets (bench/fleet.py): state bytes against the 256 KiB
+   quota, the work of one iteration under the latency model, and the whole stack's monthly cost.
 Speed is simulated hours replayed per wall-clock minute, per policy (surge runs the real state machine).
 """
 
@@ -28,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from fleet import fleet_bench  # bench/fleet.py, beside this file
 from rich.console import Console
 from rich.table import Table
 
@@ -55,12 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=170)
     loaded_all = {path.stem: load_scenario(path) for path in sorted(args.scenarios.glob("*.json"))}
     report: dict[str, Any] = {"scenarios": main_table(console, loaded_all)}
+    report["ecs_on_ec2"] = ecs_on_ec2_table(console, report["scenarios"])
     if not args.quick:
         report["sensitivity"] = sensitivity(console, loaded_all, report["scenarios"])
         report["goals"] = goals(console, loaded_all, report["scenarios"], report["sensitivity"])
         report["latency_worlds"] = latency_worlds(console, loaded_all["artist-post"])
         report["first_response"] = first_response_sweep(console, loaded_all, args.seeds)
         report["safety_factor"] = safety_factor_tradeoff(console, loaded_all, report["sensitivity"])
+        report["fleet"] = fleet_bench(console)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -100,6 +107,45 @@ def main_table(console: Console, loaded_all: dict[str, LoadedScenario]) -> list[
         console.print(f"replayed {name}", style="dim")
     console.print(table)
     return everything
+
+
+ECS_ON_EC2_POLICIES = ("surge", "target-tracking", "oracle")
+"""Surge, the baseline (target tracking on the service + the capacity provider's managed scaling), the oracle."""
+ECS_ON_EC2_KEYS = (
+    "served_fraction",
+    "task_seconds_pending",
+    "instance_hours",
+    "instance_hours_vs_oracle",
+    "max_instances",
+    "unit_hours",
+)
+
+
+def ecs_on_ec2_table(console: Console, main_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every ECS-on-EC2 scenario (`target.instances`): Surge vs the baseline vs the oracle side by side, from the
+    main table's own replays."""
+    rows = [
+        {"scenario": r["scenario"], "policy": r["policy"], **{k: r[k] for k in ECS_ON_EC2_KEYS}}
+        for r in main_results
+        if "instance_hours" in r and r["policy"] in ECS_ON_EC2_POLICIES
+    ]
+    rows.sort(key=lambda r: (r["scenario"], ECS_ON_EC2_POLICIES.index(r["policy"])))
+    table = Table(title="ECS on EC2: tasks on instances (baseline: target tracking + managed scaling)")
+    for column in ("scenario", "policy", "served %", "task-s pending", "instance-h", "vs oracle inst-h", "max inst"):
+        table.add_column(column, justify="left" if column in ("scenario", "policy") else "right")
+    for r in rows:
+        ratio = r["instance_hours_vs_oracle"]
+        table.add_row(
+            r["scenario"],
+            r["policy"],
+            f"{100 * r['served_fraction']:.2f}",
+            f"{r['task_seconds_pending']:,}",
+            f"{r['instance_hours']:.1f}",
+            "-" if ratio is None else f"{ratio:.2f}x",
+            str(r["max_instances"]),
+        )
+    console.print(table)
+    return rows
 
 
 def truth_of(loaded: LoadedScenario) -> float | None:

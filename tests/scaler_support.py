@@ -141,5 +141,8 @@ def local_aws(start: datetime = START, *, latency: ProfileName = "none", seed: i
         yield aws
 
 
-def deploy(aws: LocalAws, *targets: TargetConfig, parameters: dict[str, str] | None = None) -> LocalStack:
-    return deploy_locally(aws, SurgeConfig(targets=list(targets)), parameters=parameters)
+def deploy(
+    aws: LocalAws, *targets: TargetConfig, parameters: dict[str, str] | None = None, express_logs: bool = False
+) -> LocalStack:
+    """The template on local AWS; `express_logs` puts each EXPRESS execution's events into its log group."""
+    return deploy_locally(aws, SurgeConfig(targets=list(targets)), parameters=parameters, express_logs=express_logs)

@@ -93,6 +93,28 @@ def test_validate_names_every_problem_on_its_own_line_with_the_allowed_range(tmp
     assert result.stdout == ""
 
 
+def test_validate_rejects_a_bad_instances_block_naming_the_field(tmp_path: Path) -> None:
+    """ECS on EC2: tasks_per_instance below 1, both ways to the group, or instances on an asg target."""
+    bad = document(ecs_target("web"), ecs_target("db"))
+    bad["targets"][0]["instances"] = {"group_name": "web-instances", "tasks_per_instance": 0, "min_instances": 1}
+    bad["targets"][1]["instances"] = {
+        "group_name": "db-instances",
+        "capacity_provider": "db-capacity",
+        "tasks_per_instance": 4,
+        "min_instances": 1,
+    }
+
+    result = runner.invoke(app, ["config", "validate", str(write(tmp_path, bad))])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: targets.0.instances.tasks_per_instance: Input should be greater than or equal to 1 (got: 0); "
+        "allowed: 1 <= value <= 1000",
+        "error: targets.1.instances: instances needs exactly one of group_name or capacity_provider",
+    ]
+    assert result.stdout == ""
+
+
 def small_target(n: int) -> dict[str, Any]:
     return {
         "id": f"t{n:02d}",

@@ -39,9 +39,10 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+import ec2_support
 from scaler_support import LOAD_BALANCER, START, Loop, local_aws, process_state_reset
 from surge.adapters import clients, store
-from surge.core.config import SurgeConfig
+from surge.core.config import LinkedInstances, SurgeConfig
 from surge.core.signals import CalendarEvent
 from surge_cli import world
 from surge_cli.localaws.harness import current_lambda
@@ -62,6 +63,8 @@ PARAMETERS = {
     "ClusterName": "prod",
     "ServiceName": "api",
     "AutoScalingGroupName": "web",
+    "InstancesGroupName": ec2_support.GROUP,
+    "InstancesCapacityProvider": ec2_support.PROVIDER,
     "LoadBalancerFullName": LOAD_BALANCER,
     "MinUnits": "2",
     "MaxUnits": "50",
@@ -112,6 +115,12 @@ INLINE_ALLOW_LIST: dict[str, dict[str, str]] = {
 }
 # APIs without resource-level permissions: Resource "*" is the only way to grant them.
 NO_RESOURCE_LEVEL = {"cloudwatch:GetMetricData", "autoscaling:DescribeAutoScalingGroups"}
+# Grants on every resource of one kind inside one named parent, because the ids cannot be known in advance.
+ID_UNKNOWN_IN_ADVANCE = {
+    # A container instance's id is minted when its instance registers: the cluster's container instances.
+    "ecs:DescribeContainerInstances": "container-instance/{ClusterName}/*",
+    "ecs:UpdateContainerInstancesState": "container-instance/{ClusterName}/*",
+}
 NO_VALUE = object()
 
 
@@ -482,6 +491,9 @@ class Call:
 # botocore service name -> IAM prefix, where they differ (they do not for any client Surge uses today).
 IAM_PREFIX: dict[str, str] = {}
 _ANY_ASG = "00000000-0000-0000-0000-000000000000"  # an ASG ARN's uuid is not known to the caller
+INSTANCE_GROUPS: dict[str, str] = {}
+"""EC2 instance id -> its Auto Scaling group, filled by the run (TerminateInstanceInAutoScalingGroup names only the
+instance)."""
 
 
 def resources_of(action: str, params: dict[str, Any]) -> tuple[str, ...]:
@@ -501,6 +513,18 @@ def resources_of(action: str, params: dict[str, Any]) -> tuple[str, ...]:
         return tuple(arn.format("ecs") + f"service/{params['cluster']}/{s}" for s in params["services"])
     if action == "ecs:UpdateService":
         return (arn.format("ecs") + f"service/{params['cluster']}/{params['service']}",)
+    if action == "ecs:DescribeCapacityProviders":
+        return tuple(arn.format("ecs") + f"capacity-provider/{n}" for n in params["capacityProviders"])
+    if action == "ecs:ListContainerInstances":
+        return (arn.format("ecs") + f"cluster/{params['cluster']}",)
+    if action in ("ecs:DescribeContainerInstances", "ecs:UpdateContainerInstancesState"):
+        return tuple(
+            c if c.startswith("arn:") else arn.format("ecs") + f"container-instance/{params['cluster']}/{c}"
+            for c in params["containerInstances"]
+        )
+    if action == "autoscaling:TerminateInstanceInAutoScalingGroup":  # authorized against the instance's group
+        group = INSTANCE_GROUPS[params["InstanceId"]]
+        return (arn.format("autoscaling") + f"autoScalingGroup:{_ANY_ASG}:autoScalingGroupName/{group}",)
     if service == "autoscaling" and "AutoScalingGroupName" in params:
         group = params["AutoScalingGroupName"]
         return (arn.format("autoscaling") + f"autoScalingGroup:{_ANY_ASG}:autoScalingGroupName/{group}",)
@@ -582,8 +606,19 @@ def template_config(template: dict[str, Any]) -> SurgeConfig:
 @pytest.fixture(scope="module")
 def run(translated: dict[str, Any]) -> Run:
     """A local run of both state machines that reaches every AWS call the handlers make."""
-    config = template_config(translated)
-    ecs = next(t for t in config.targets if t.ecs is not None)
+    # The ECS target as an operator's `surge config apply` makes it an ECS-on-EC2 one (README "ECS on EC2").
+    template = template_config(translated)
+    linked = {
+        "capacity_provider": PARAMETERS["InstancesCapacityProvider"],
+        "tasks_per_instance": 4,
+        "min_instances": 1,
+    }
+    config = SurgeConfig(
+        targets=[
+            t.model_copy(update={"instances": LinkedInstances.model_validate(linked)}) if t.ecs is not None else t
+            for t in template.targets
+        ]
+    )
     asg = next(t for t in config.targets if t.asg is not None)
     recorder = Recorder()
     with pytest.MonkeyPatch.context() as mp:
@@ -595,8 +630,31 @@ def run(translated: dict[str, Any]) -> Run:
         with local_aws() as aws:
             stack = deploy_locally(aws, config, stack_name=STACK, parameters=PARAMETERS)
             recorder.function_by_name = {arn.rsplit(":", 1)[-1]: lid for lid, arn in stack.function_arns.items()}
-            world.create_ecs_service(aws, ecs.ecs.cluster, ecs.ecs.service, desired_units=2)  # type: ignore[union-attr]
             world.create_auto_scaling_group(aws, asg.asg.group_name, min_units=2, max_units=10, desired_units=2)  # type: ignore[union-attr]
+            # ECS on EC2: the service runs on PARAMETERS' InstancesGroupName behind its capacity provider, managed
+            # scaling ENABLED at first (Surge raises MinSize: UpdateAutoScalingGroup), then DISABLED before the
+            # scale-in (Surge drains and terminates the idle instance) and the pushes (SetDesiredCapacity).
+            aws.client("ecs").put_account_setting(name="containerInstanceLongArnFormat", value="enabled")
+            ec2_support.create_linked_world(aws, tasks=2, instances=1, managed=True)
+            placement = ec2_support.Placement(aws, tasks_per_instance=4)
+
+            def ecs_agent_and_scheduler() -> None:
+                placement.sync()
+                for instance in world.auto_scaling_group(aws, ec2_support.GROUP)["Instances"]:
+                    INSTANCE_GROUPS[instance["InstanceId"]] = ec2_support.GROUP
+
+            ecs_agent_and_scheduler()
+            aws.every(1, ecs_agent_and_scheduler, first=aws.now())
+
+            def managed_scaling_off() -> None:
+                aws.client("ecs").update_capacity_provider(
+                    name=ec2_support.PROVIDER,
+                    autoScalingGroupProvider={"managedScaling": {"status": "DISABLED"}},
+                )
+                # Surge raised MinSize while managed scaling was on; the operator hands the floor back.
+                aws.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=ec2_support.GROUP, MinSize=1)
+
+            aws.at(START + timedelta(seconds=30), managed_scaling_off)
             # 400 rps (8 units) until 11:00, then 100 rps (2 units): scale-out at once (ECS UpdateService, ASG
             # SetDesiredCapacity), scale-in after the 60 s cooldown; a calendar event of 12 units on the group
             # (above its max of 10) raises its limits (UpdateAutoScalingGroup) from 11:02.
@@ -620,6 +678,8 @@ def run(translated: dict[str, Any]) -> Run:
             assert loop.value_at("api", START + timedelta(minutes=4)) == 2, "scaled in"
             group = world.auto_scaling_group(aws, "web")
             assert (group["MaxSize"], group["DesiredCapacity"]) == (12, 12), "calendar raised the group's limits"
+            instances = world.auto_scaling_group(aws, ec2_support.GROUP)
+            assert (instances["MinSize"], instances["DesiredCapacity"]) == (1, 1), "the idle instance went"
 
             # The push fast path: a valid push, its duplicate, a rejected one.
             source = Resolver(translated, PARAMETERS).lookup("PushEventSource")
@@ -706,7 +766,11 @@ def test_every_grant_is_used_and_no_wider_than_needed(translated: dict[str, Any]
                 problems.append(f"{function}: {action} granted, never called")
             if resource == "*" and action not in NO_RESOURCE_LEVEL:
                 problems.append(f"{function}: {action} on Resource '*' (the API has resource-level permissions)")
-            elif resource != "*" and "*" in resource.replace("autoScalingGroup:*:", "autoScalingGroup:uuid:"):
+            elif (
+                resource != "*"
+                and "*" in resource.replace("autoScalingGroup:*:", "autoScalingGroup:uuid:")
+                and not resource.endswith(ID_UNKNOWN_IN_ADVANCE.get(action, "?").format(**PARAMETERS))
+            ):
                 problems.append(f"{function}: {action} on a wildcard resource {resource}")
             elif (
                 resource != "*"
@@ -724,8 +788,9 @@ def test_every_grant_is_used_and_no_wider_than_needed(translated: dict[str, Any]
 
 @pytest.mark.parametrize(("without", "service"), [("AutoScalingGroupName", "autoscaling"), ("ServiceName", "ecs")])
 def test_a_target_kind_not_configured_gets_no_grants(without: str, service: str) -> None:
-    """ECS only: no autoscaling action anywhere; Auto Scaling group only: no ecs action anywhere."""
-    parameters = {**PARAMETERS, without: ""}
+    """ECS only (not on linked instances): no autoscaling action anywhere; Auto Scaling group only: no ecs action
+    anywhere (linked instances need an ECS service: HasInstances)."""
+    parameters = {**PARAMETERS, without: "", "InstancesGroupName": "" if service == "autoscaling" else "api-instances"}
     template = translate(parameters)
     resolve = Resolver(template, parameters, {n: n for n in template["Resources"]} | _attribute_names(template))
     found = [
@@ -846,3 +911,21 @@ def test_the_translated_stack_creates_on_moto(translated: dict[str, Any]) -> Non
         for logical_id in of_type(translated, "AWS::StepFunctions::StateMachine"):
             machine = stepfunctions.describe_state_machine(stateMachineArn=physical[logical_id])
             assert machine["roleArn"].endswith("/" + physical[f"{logical_id}Role"])
+
+
+@pytest.mark.parametrize(("value", "scaler_data"), [(None, False), ("false", False), ("true", True)])
+def test_the_scaler_logs_execution_data_only_when_asked(value: str | None, scaler_data: bool) -> None:
+    """By default the scaler's log group gets every state's events without their input and output (the
+    README's costs: about a tenth of the bytes); `ScalerExecutionData=true` adds them. The push path, a few
+    executions a day, always logs its data."""
+    parameters = PARAMETERS if value is None else {**PARAMETERS, "ScalerExecutionData": value}
+    template = translate(parameters)
+    resolve = Resolver(template, parameters)
+    machines = of_type(template, "AWS::StepFunctions::StateMachine")
+    scaler, push = (
+        resolve({k: v for k, v in machines[name]["Properties"]["LoggingConfiguration"].items() if k != "Destinations"})
+        for name in ("ScalerStateMachine", "PushFastPathStateMachine")
+    )
+    assert scaler["Level"] == push["Level"] == "ALL"
+    assert scaler["IncludeExecutionData"] is scaler_data
+    assert push["IncludeExecutionData"] is True

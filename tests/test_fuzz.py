@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from pydantic import ValidationError
 
-from surge.adapters import clients
+from surge.adapters import clients, store
 from surge.adapters.config_source import parse_config
 from surge.adapters.errors import ConfigInvalidError, PushRejectedError
 from surge.adapters.settings import Settings
@@ -243,7 +243,7 @@ def push_table() -> Iterator[tuple[Settings, dict[str, int]]]:
     clients.reset()
 
 
-def test_an_invalid_push_stores_nothing_and_calls_no_capacity_api(
+def test_an_invalid_push_stores_only_its_rejection_and_calls_no_capacity_api(
     push_table: tuple[Settings, dict[str, int]],
 ) -> None:
     settings_, calls = push_table
@@ -258,8 +258,13 @@ def test_an_invalid_push_stores_nothing_and_calls_no_capacity_api(
         assert culprit in str(raised.value)
 
     run()
-    assert calls == {"writes": 0, "capacity": 0, "reads": 0}
-    assert clients.dynamodb().scan(TableName="surge-fuzz")["Count"] == 0
+    assert (calls["capacity"], calls["reads"]) == (0, 0)
+    # The one write: the reason, kept a day under the event id for `surge push --wait` (no hold, no state).
+    items = clients.dynamodb().scan(TableName="surge-fuzz")["Items"]
+    assert {item["sk"]["S"] for item in items} <= {store.REJECTION_SK}
+    assert all(item["pk"]["S"].startswith(store.REJECTION_PREFIX) for item in items)
+    assert calls["writes"] >= len(items)
+    written = calls["writes"]
     # The counting hooks are live: a valid push does read the table and write its hold.
     event = {
         "version": "0",
@@ -275,7 +280,7 @@ def test_an_invalid_push_stores_nothing_and_calls_no_capacity_api(
     recorded = record_push(RecordPushInput(event=event, execution_id="fuzz"), settings_, NOW)
     assert [h.push_id for h in recorded.holds] == ["p-1"]
     assert calls["reads"] >= 1
-    assert calls["writes"] >= 1
+    assert calls["writes"] >= written + 1
 
 
 # ======================================================================================= config documents

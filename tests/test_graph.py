@@ -27,6 +27,7 @@ from surge_cli.graph import (
     STATE_MACHINE_FILES,
     build_graph,
     dump_history,
+    fetch_execution,
     fetch_history,
     graph_command,
     load_definition,
@@ -226,8 +227,9 @@ def spike(minute: Any) -> float:
 
 
 def scale_out_execution(aws: LocalAws) -> str:
-    """Run the scaler for ~2 simulated minutes: one execution from 11:01:00 that sees the spike at 11:01:30."""
-    stack = deploy(aws, ecs_target())
+    """Run the scaler for ~2 simulated minutes: one execution from 11:01:00 that sees the spike at 11:01:30.
+    The scaler is EXPRESS (the template's default): its events go to its log group, where --execution reads them."""
+    stack = deploy(aws, ecs_target(), express_logs=True)
     world.create_ecs_service(aws, "prod", "api", desired_units=2)
     loop = Loop(aws, stack, spike)
     loop.start(schedule=False)
@@ -293,3 +295,110 @@ def write_docs_graph(asl: dict[str, Any], history: list[dict[str, Any]]) -> None
     with Image.open(DOCS_GRAPH) as image:
         image.convert("RGB").quantize(colors=64).save(DOCS_GRAPH, optimize=True)
     assert DOCS_GRAPH.stat().st_size < 300_000
+
+
+# ----------------------------------------------------------------- an EXPRESS execution, from its log group
+def two_express_executions(aws: LocalAws) -> tuple[Any, list[str]]:
+    """The EXPRESS scaler (the template's default) run twice, each execution's events put into its log group as
+    Step Functions delivers them: 11:01 scales out on the spike, 11:02 stays steady."""
+    stack = deploy(aws, ecs_target(), express_logs=True)
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    loop = Loop(aws, stack, spike)
+    loop.start(schedule=False)
+    for minute in (1, 2):
+        aws.run_until(START + timedelta(minutes=minute))
+        loop.start_execution()
+        assert aws.wait_for(loop.executions[-1], timeout_sim_seconds=120)["status"] == "SUCCEEDED"
+    return stack, loop.executions
+
+
+@pytest.mark.statemachine
+def test_an_express_execution_is_drawn_from_its_log_group(aws: LocalAws, tmp_path: Path) -> None:
+    stack, (first, second) = two_express_executions(aws)
+    sfn = aws.client("stepfunctions")
+    assert sfn.describe_state_machine(stateMachineArn=stack.scaler_arn)["type"] == "EXPRESS"
+    records = [
+        json.loads(e["message"])
+        for page in aws.client("logs")
+        .get_paginator("filter_log_events")
+        .paginate(logGroupName=stack.log_groups["ScalerStateMachine"])
+        for e in page["events"]
+    ]
+    assert {r["execution_arn"] for r in records} == {first, second}, "both executions share the group"
+    assert set(records[0]) == {
+        "id", "type", "details", "previous_event_id", "event_timestamp", "execution_arn", "redrive_count"
+    }  # fmt: skip
+
+    definition_, name, history = fetch_execution(first, sfn, aws.client("logs"))
+    assert name == "surge-ScalerStateMachine"
+    asl = definition("scaler")
+    from_logs = build_graph(definition_, history).source
+    from_history = build_graph(asl, aws.history(first)).source
+    assert from_logs == from_history, "the same path as Step Functions' own history of that execution"
+    assert visits(node_attrs(from_logs, "ScaleOutNow")) == 1, "the first execution, not the second (steady)"
+
+    out = tmp_path / "express.png"
+    result = CliRunner().invoke(cli(), ["graph", "--execution", first, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(PNG_MAGIC)
+
+
+@pytest.mark.statemachine
+def test_an_express_execution_not_in_its_log_group_is_one_line_exit_1(aws: LocalAws, tmp_path: Path) -> None:
+    stack = deploy(aws, ecs_target())  # no log delivery: the group stays empty
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    execution = aws.start_execution(stack.scaler_arn, {"budget_seconds": 5})
+    aws.wait_for(execution, timeout_sim_seconds=60)
+    group = stack.log_groups["ScalerStateMachine"]
+
+    def graph(arn: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli(), ["graph", "--execution", arn, "--out", str(tmp_path / "g.png")])
+        (line,) = result.stderr.splitlines()
+        return result.exit_code, line
+
+    code, line = graph(execution)
+    assert (code, f"no logs in {group} yet" in line) == (1, True), line
+    aws.client("logs").create_log_stream(logGroupName=group, logStreamName="another-execution")
+    code, line = graph(execution)
+    assert (code, f"not found in {group} (its retention, since 2025-12-22T11:00:05Z)" in line) == (1, True), line
+    code, line = graph("arn:aws:states:us-east-1:123456789012:stateMachine:x")
+    assert (code, "is not an execution ARN" in line) == (2, True), line
+    assert not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize(("level", "message"), [("ERROR", "logs at level ERROR"), (None, "logs nothing")])
+def test_an_express_machine_that_does_not_log_every_state_is_one_line_exit_1(
+    aws: LocalAws, tmp_path: Path, level: str | None, message: str
+) -> None:
+    group = "/aws/vendedlogs/states/quiet"
+    aws.client("logs").create_log_group(logGroupName=group)
+    logging = None
+    if level is not None:
+        arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"
+        destination = {"cloudWatchLogsLogGroup": {"logGroupArn": arn}}
+        logging = {"level": level, "includeExecutionData": False, "destinations": [destination]}
+    pass_only = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    machine = aws.create_state_machine("quiet", pass_only, type_="EXPRESS", logging=logging)
+    execution = aws.start_execution(machine)
+    aws.wait_for(execution)
+
+    result = CliRunner().invoke(cli(), ["graph", "--execution", execution, "--out", str(tmp_path / "g.png")])
+
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert message in line, line
+    assert "set Logging Level ALL" in line, line
+
+
+@pytest.mark.statemachine
+def test_a_standard_execution_is_drawn_from_get_execution_history(aws: LocalAws, tmp_path: Path) -> None:
+    stack = deploy(aws, ecs_target(), parameters={"StateMachineType": "STANDARD"})  # nothing in the log group
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)
+    execution = aws.start_execution(stack.scaler_arn, {"budget_seconds": 5})
+    assert aws.wait_for(execution, timeout_sim_seconds=60)["status"] == "SUCCEEDED"
+
+    out = tmp_path / "standard.png"
+    result = CliRunner().invoke(cli(), ["graph", "--execution", execution, "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(PNG_MAGIC)

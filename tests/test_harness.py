@@ -437,6 +437,26 @@ def test_every_step_takes_its_simulated_time_and_the_handler_sees_it() -> None:
     assert cold[0].sim_seconds == pytest.approx(2.2)
 
 
+def test_an_express_execution_starts_with_the_express_start_latency() -> None:
+    """moto's interpreter reports every execution as STANDARD; the start latency follows the type the state
+    machine was created with (0.05 s EXPRESS, 0.25 s STANDARD in this profile)."""
+    with LocalAws(start=START, stall_timeout=10, latency=_profile()) as aws:
+        work = _lambda(aws, "toy-sleepy", "sleepy", timeout_seconds=10)
+        starts = {}
+        for type_ in ("EXPRESS", "STANDARD"):
+            machine = aws.create_state_machine(f"toy-{type_}", ONE_TASK, substitutions={"WorkArn": work}, type_=type_)
+            started = aws.now()
+            arn = aws.start_execution(machine, {"sleep": 0})
+            aws.wait_for(arn)
+            (entered,) = [e for e in aws.history_events(arn) if e["type"] == "TaskStateEntered"]
+            starts[type_] = (_instant(entered["timestamp"]) - started).total_seconds()
+    assert starts == {"EXPRESS": pytest.approx(0.05), "STANDARD": pytest.approx(0.25)}
+
+
+def _instant(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 def test_a_busy_or_reclaimed_environment_means_a_cold_start() -> None:
     with LocalAws(start=START, stall_timeout=10, latency=_profile(lambda_idle_seconds=60.0)) as aws:
         work = _lambda(aws, "toy-sleepy", "sleepy", timeout_seconds=10)

@@ -270,6 +270,7 @@ def test_target_options_replace_the_placeholders(out_dir: Path) -> None:
         "max_units": 9,
         "unit_capacity_rps": 2.0,
         "startup_seconds": 30,
+        "instances": None,  # no EC2 instances under an imported target (ECS on EC2 is edited in by hand)
     }
 
 

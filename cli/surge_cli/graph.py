@@ -14,13 +14,22 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import graphviz  # type: ignore[import-untyped]
 import typer
 
-from surge_cli.deployed import one_line_aws_errors
+from surge_cli.deployed import AWS_EXIT_CODE, one_line_aws_errors
+from surge_cli.execution_logs import (
+    ExecutionLogsError,
+    describe_logging,
+    execution_records,
+    history_from_records,
+    require_level,
+    state_machine_arn_of,
+)
 
 INVALID_INPUT_EXIT_CODE = 2
 MISSING_TOOL_EXIT_CODE = 1
@@ -470,11 +479,41 @@ def _stepfunctions_client() -> Any:
     return boto3.client("stepfunctions")
 
 
+def _logs_client() -> Any:
+    import boto3
+
+    return boto3.client("logs")
+
+
+def fetch_execution(
+    execution_arn: str, stepfunctions: Any, logs: Any
+) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    """The definition, name and history of an execution: STANDARD from GetExecutionHistory; EXPRESS (the ARN's
+    ``:express:`` form, or DescribeStateMachine's type), which Step Functions keeps no history of, rebuilt from
+    the state machine's log group (``surge_cli.execution_logs``)."""
+    try:
+        machine_arn = state_machine_arn_of(execution_arn)
+    except ValueError as error:
+        raise GraphInputError(str(error)) from None
+    machine = describe_logging(machine_arn, stepfunctions)
+    if ":express:" not in execution_arn and machine.machine_type != "EXPRESS":
+        definition, name = fetch_definition(execution_arn, stepfunctions)
+        return definition, name, fetch_history(execution_arn, stepfunctions)
+    require_level(machine, "ALL", "graph --execution of an EXPRESS execution")
+    records = execution_records(logs, machine, execution_arn, datetime.now(UTC))
+    return machine.definition, machine.name, history_from_records(records)
+
+
 # ------------------------------------------------------------------------------------------ command
 def graph_command(
     out: Annotated[Path, typer.Option("--out", help="image to write: FILE.png or FILE.svg")],
     execution: Annotated[
-        str | None, typer.Option("--execution", metavar="ARN", help="mark this execution's path (real account)")
+        str | None,
+        typer.Option(
+            "--execution",
+            metavar="ARN",
+            help="mark this execution's path (real account; EXPRESS executions from the state machine's log group)",
+        ),
     ] = None,
     history_file: Annotated[
         Path | None, typer.Option("--history", metavar="FILE.json", help="mark the path of a saved history")
@@ -493,6 +532,9 @@ def graph_command(
     except GraphInputError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(INVALID_INPUT_EXIT_CODE) from error
+    except ExecutionLogsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(AWS_EXIT_CODE) from error
     except graphviz.ExecutableNotFound as error:
         typer.echo("error: Graphviz's `dot` is not installed (apt-get install -y graphviz)", err=True)
         raise typer.Exit(MISSING_TOOL_EXIT_CODE) from error
@@ -505,9 +547,7 @@ def _inputs(
     if execution is not None and history_file is not None:
         raise GraphInputError("give --execution or --history, not both")
     if execution is not None:
-        client = _stepfunctions_client()
-        definition, name = fetch_definition(execution, client)
-        return definition, name, fetch_history(execution, client)
+        return fetch_execution(execution, _stepfunctions_client(), _logs_client())
     definition, name = load_definition(state_machine)
     history = load_history(history_file) if history_file is not None else None
     if history is not None:

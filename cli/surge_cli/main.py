@@ -22,6 +22,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from surge_cli.calendar_cli import calendar_app
 from surge_cli.config_cli import config_app
 from surge_cli.control_cli import hold_app, pause_command, paused_command, resume_command
+from surge_cli.decisions_cli import decisions_command
+from surge_cli.doctor_cli import doctor_command
 from surge_cli.graph import graph_command
 from surge_cli.localaws.latency import PROFILE_NAMES
 from surge_cli.ops_cli import journal_command, push_app
@@ -29,6 +31,7 @@ from surge_cli.replay.output import print_table, write_plot, write_timeline
 from surge_cli.replay.policies import ProgressCallback
 from surge_cli.replay.run import POLICY_CHOICES, policy_names, replay
 from surge_cli.replay.scenario import ScenarioError, load_scenario
+from surge_cli.sandbox_cli import sandbox_command
 from surge_cli.scenario_cli import scenario_app
 from surge_cli.status_cli import status_command
 
@@ -141,6 +144,9 @@ app.command("resume")(resume_command)
 app.command("paused")(paused_command)
 app.add_typer(hold_app, name="hold")
 app.command("status")(status_command)
+app.command("decisions")(decisions_command)
+app.command("doctor")(doctor_command)
+app.command("sandbox")(sandbox_command)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,14 @@ from surge.core.errors import InvalidInputError
 from surge.core.plan import AppliedChange
 from surge_cli.deployed import AWS_EXIT_CODE, one_line_aws_errors, stack_outputs
 from surge_cli.push_client import push_detail, send_push
+from surge_cli.push_outcome import before_sending, wait_for_outcome
 from surge_cli.redrive import redrive_pushes
 
 INVALID_INPUT_EXIT_CODE = 2
 FILE_WIDTH = 10_000
 """Columns of a table written to a file or a pipe: wide enough that rich never cuts or wraps a cell."""
 CONFIG_OUTPUTS = ("ConfigParameterName", "OperatorConfigParameterName")
+MIN_WAIT_SECONDS, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS = 1, 30, 600
 
 
 def output_console() -> Console:
@@ -85,6 +87,12 @@ def push_command(
     stack: Annotated[
         str, typer.Option(help="deployed stack name: its bus, its PushEventSource and its targets are used")
     ] = "surge",
+    wait: Annotated[
+        bool, typer.Option("--wait", help="then wait for the fast path's outcome: scaled, already handled, rejected")
+    ] = False,
+    wait_seconds: Annotated[
+        int, typer.Option(help=f"with --wait: give up after this long ({MIN_WAIT_SECONDS}..{MAX_WAIT_SECONDS})")
+    ] = DEFAULT_WAIT_SECONDS,
 ) -> None:
     """Put a PushSent event on the Surge bus, as a push server does (`surge push redrive --help` for the other)."""
     if ctx.invoked_subcommand is not None:
@@ -92,14 +100,26 @@ def push_command(
     try:
         if audience is None or push_id is None:
             raise InvalidInputError("--audience and --id are required to send a push")
+        if not MIN_WAIT_SECONDS <= wait_seconds <= MAX_WAIT_SECONDS:
+            raise InvalidInputError(
+                f"--wait-seconds: {wait_seconds} is outside {MIN_WAIT_SECONDS}..{MAX_WAIT_SECONDS} (seconds)"
+            )
         push_detail(audience=audience, push_id=push_id, target_id=target)  # bad input: nothing asked of AWS
         with one_line_aws_errors():
-            needed = ("SurgeBusName", "PushEventSource", *(CONFIG_OUTPUTS if target is not None else ()))
+            configured = target is not None or wait
+            needed = ("SurgeBusName", "PushEventSource", *(CONFIG_OUTPUTS if configured else ()))
+            if wait:
+                needed += ("SurgeTableName",)
             outputs = stack_outputs(stack, needed)
+            targets = stack_config(outputs).config.targets if configured else []
             if target is not None:
                 # The fast path rejects a push for a target its configuration does not list: say so here.
-                check_target(target, [t.id for t in stack_config(outputs).config.targets])
+                check_target(target, [t.id for t in targets])
+                targets = [t for t in targets if t.id == target]
+            # A hold already there makes this delivery a duplicate: read before sending, or it would be ours.
+            before = before_sending(outputs["SurgeTableName"], push_id, targets) if wait else None
             bus_name = outputs["SurgeBusName"]
+            sent_at = datetime.now(UTC)
             event_id = send_push(
                 audience=audience,
                 push_id=push_id,
@@ -107,9 +127,30 @@ def push_command(
                 source=outputs["PushEventSource"],
                 target_id=target,
             )
+            typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
+            if before is None:
+                return
+            outcome = wait_for_outcome(
+                table=outputs["SurgeTableName"],
+                event_id=event_id,
+                push_id=push_id,
+                targets=targets,
+                before=before,
+                sent_at=sent_at,
+                wait_seconds=wait_seconds,
+            )
     except InvalidInputError as error:
         _fail(error)
-    typer.echo(f"PushSent {push_id} ({audience:,} notified) put on {bus_name}: event {event_id}")
+    if outcome is None:
+        typer.echo(
+            f"error: push {push_id}: no outcome recorded within {wait_seconds} s (no hold, no rejection yet): "
+            "see the PushFastPath log group and the push dead-letter queue",
+            err=True,
+        )
+        raise typer.Exit(AWS_EXIT_CODE)
+    typer.echo(outcome.line)
+    if not outcome.ok:
+        raise typer.Exit(AWS_EXIT_CODE)
 
 
 @push_app.command("redrive")

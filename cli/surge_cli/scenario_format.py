@@ -25,6 +25,7 @@ from surge_cli.replay.scenario import (
     CalendarEntry,
     CsvTraffic,
     InlineTraffic,
+    InstancesSpec,
     MetricGap,
     Push,
     ReplayConfig,
@@ -45,6 +46,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("scenario", Scenario, ""),
     Section("target", TargetSpec, "target."),
+    Section("target-instances", InstancesSpec, "target.instances."),
     Section("traffic-csv", CsvTraffic, "traffic."),
     Section("traffic-inline", InlineTraffic, "traffic."),
     Section("pushes", Push, "pushes[]."),
@@ -72,7 +74,25 @@ MEANINGS: Mapping[str, str] = {
     "target.unit_capacity_rps": (
         "requests per second one in-service unit serves; demand above the in-service capacity is dropped"
     ),
-    "target.startup_seconds": "a unit asked for serves this long later",
+    "target.startup_seconds": (
+        "a unit asked for serves this long later (with `instances`: a task placed on an instance serves this long "
+        "after its placement)"
+    ),
+    "target.instances": (
+        "`ecs` only: the tasks run on EC2 instances, an Auto Scaling group behind a capacity provider with managed "
+        "scaling: [instances](#targetinstances); none: the tasks start wherever they are asked for (Fargate)"
+    ),
+    "target.instances.tasks_per_instance": "how many tasks fit one instance (its task slots)",
+    "target.instances.startup_seconds": (
+        "an instance launched takes this long to come into service (registered with the cluster); tasks are "
+        "placed only on instances in service"
+    ),
+    "target.instances.initial_units": (
+        "instances in service at t = 0, running the initial tasks binpacked; within [`min_units`, `max_units`], "
+        "and the target's `initial_units` must fit them (at most `initial_units` x `tasks_per_instance`)"
+    ),
+    "target.instances.min_units": "the group's MinSize (and the floor Surge returns it to)",
+    "target.instances.max_units": "the group's MaxSize; at least `min_units`",
     "traffic.csv": (
         "path of a CSV file with columns `t_seconds,rps`, relative to the scenario file's folder "
         "([rules](#the-traffic-csv))"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -59,6 +60,8 @@ class StateMachineDef:
     substitutions: dict[str, Any]
     machine_type: Any
     rules: list[RuleDef]
+    logging: dict[str, Any] | None = None
+    """The state machine's Logging property (level, execution data, the log group), as the template has it."""
 
 
 class Template:
@@ -125,9 +128,14 @@ class Template:
                     substitutions=dict(props.get("DefinitionSubstitutions", {})),
                     machine_type=props.get("Type", "STANDARD"),
                     rules=rules,
+                    logging=props.get("Logging"),
                 )
             )
         return found
+
+    def resolver(self, physical: dict[str, str], parameters: dict[str, str], region: str, account: str) -> Resolver:
+        """A Resolver over this template's Conditions."""
+        return Resolver(physical, parameters, region, account, self.document.get("Conditions"))
 
     def state_machine(self, logical_id: str) -> StateMachineDef:
         for machine in self.state_machines():
@@ -156,9 +164,17 @@ def substitute(definition_text: str, values: dict[str, str]) -> str:
 
 
 class Resolver:
-    """Resolves Ref / Fn::GetAtt / Fn::Sub against known physical values and parameters."""
+    """Resolves Ref / Fn::GetAtt / Fn::Sub against known physical values and parameters, and Fn::If on the
+    template's Conditions (Fn::Equals / Fn::Not / Fn::And / Fn::Or / Condition over those values)."""
 
-    def __init__(self, physical: dict[str, str], parameters: dict[str, str], region: str, account: str) -> None:
+    def __init__(
+        self,
+        physical: dict[str, str],
+        parameters: dict[str, str],
+        region: str,
+        account: str,
+        conditions: dict[str, Any] | None = None,
+    ) -> None:
         self.values = {
             **parameters,
             **physical,
@@ -166,6 +182,27 @@ class Resolver:
             "AWS::AccountId": account,
             "AWS::Partition": "aws",
         }
+        self.conditions = conditions or {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise TemplateError(f"the template has no condition {name!r}")
+        return self._holds(self.conditions[name])
+
+    def _holds(self, expression: Any) -> bool:
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((function, argument),) = expression.items()
+            if function == "Fn::Equals":
+                return self(argument[0]) == self(argument[1])
+            if function == "Fn::Not":
+                return not self._holds(argument[0])
+            if function == "Fn::And":
+                return all(self._holds(part) for part in argument)
+            if function == "Fn::Or":
+                return any(self._holds(part) for part in argument)
+            if function == "Condition":
+                return self.condition(argument)
+        raise TemplateError(f"the local stack cannot evaluate the condition {expression!r}")
 
     def __call__(self, value: Any) -> str:
         if isinstance(value, str | int | float | bool):
@@ -179,6 +216,9 @@ class Resolver:
                 return self._lookup(f"{target}.{attribute}")
             if function == "Fn::Sub" and isinstance(argument, str):
                 return SUB_PLACEHOLDER.sub(lambda m: self._lookup(m.group(1)), argument)
+            if function == "Fn::If":
+                name, when_true, when_false = argument
+                return self(when_true if self.condition(name) else when_false)
         raise TemplateError(f"the local stack cannot resolve {value!r}")
 
     def _lookup(self, name: str) -> str:
@@ -206,6 +246,9 @@ class LocalStack:
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     rule_queues: dict[str, tuple[str, str]] = field(default_factory=dict)
     """rule name -> (SQS queue URL that stands in for the rule's target, state machine logical id)"""
+    log_groups: dict[str, str] = field(default_factory=dict)
+    """state machine logical id -> the log group its Logging names (created here: moto's CloudFormation and
+    Step Functions ignore LoggingConfiguration)"""
 
     @property
     def scaler_arn(self) -> str:
@@ -291,6 +334,7 @@ def deploy_locally(
     template: Template | None = None,
     stack_name: str = "surge",
     parameters: dict[str, str] | None = None,
+    express_logs: bool = False,
 ) -> LocalStack:
     """Create the template's table, config parameter, bus, functions and state machines on moto.
 
@@ -298,6 +342,13 @@ def deploy_locally(
     the same world, it is an update, as `make deploy` with changed parameters: what exists is kept, and
     CloudFormation (moto's) rewrites the template's config parameter, a resource of the stack, with the new
     document. A change the local stack cannot update (a function's environment) raises instead.
+
+    Each state machine gets the Logging of the template (its log group created, its loggingConfiguration given
+    to CreateStateMachine). With `express_logs`, every EXPRESS execution's events are put into that group
+    when it ends, as Step Functions delivers them (`surge_cli.localaws.express_logs`), and the lines the
+    handlers log into their functions' groups, as Lambda does (`surge_cli.localaws.function_logs`): what
+    `surge graph --execution`, `surge status` and `surge decisions` read. Off by default: a replay does not
+    need them.
     """
     template = template or Template.load()
     params = {**template.parameter_defaults(), **(parameters or {})}
@@ -341,7 +392,7 @@ def deploy_locally(
         "SurgeBus.Arn": f"arn:aws:events:{region}:{account}:event-bus/{bus_name}",
         "AWS::StackName": stack_name,
     }
-    resolve = Resolver(physical, params, region, account)
+    resolve = template.resolver(physical, params, region, account)
     for function in template.functions():
         name = f"{stack_name}-{function.logical_id}"
         environment = {key: resolve(value) for key, value in function.environment.items()}
@@ -358,22 +409,129 @@ def deploy_locally(
         physical[function.logical_id] = name
         physical[f"{function.logical_id}.Arn"] = arn
 
-    resolve = Resolver(physical, params, region, account)
+    resolve = template.resolver(physical, params, region, account)
+    _create_function_log_groups(stack, template, physical, resolve)
     for logical_id, rule in template.resources_of_type("AWS::Events::Rule").items():
         _put_plain_rule(stack, logical_id, rule["Properties"], resolve)
+    logging_configs: dict[str, dict[str, Any]] = {}
+    machine_types: dict[str, str] = {}
+    for machine in template.state_machines():
+        machine_types[machine.logical_id] = resolve(machine.machine_type)
+        if machine.logging is not None:
+            logging_configs[machine.logical_id] = _logging_configuration(stack, template, machine, physical, resolve)
+    resolve = template.resolver(physical, params, region, account)
     for machine in template.state_machines():
         values = {key: resolve(value) for key, value in machine.substitutions.items()}
         definition = substitute(machine.definition_path.read_text(), values)
         json.loads(definition)  # a substitution must never break the JSON
         # CreateStateMachine with the same name and definition returns the existing one (an update).
         stack.state_machine_arns[machine.logical_id] = aws.create_state_machine(
-            f"{stack_name}-{machine.logical_id}", definition, type_=resolve(machine.machine_type)
+            f"{stack_name}-{machine.logical_id}",
+            definition,
+            type_=machine_types[machine.logical_id],
+            logging=logging_configs.get(machine.logical_id),
         )
         for rule in machine.rules:
             _put_rule(stack, machine.logical_id, rule, resolve)
         physical[machine.logical_id] = stack.state_machine_arns[machine.logical_id]
-    _put_stack(stack, template, Resolver(physical, params, region, account), config)
+    _put_stack(stack, template, template.resolver(physical, params, region, account), config)
+    if express_logs:
+        express = {key: value for key, value in logging_configs.items() if machine_types[key] == "EXPRESS"}
+        _deliver_express_logs(stack, express)
+        _deliver_function_logs(stack)
     return stack
+
+
+def _logging_configuration(
+    stack: LocalStack, template: Template, machine: StateMachineDef, physical: dict[str, str], resolve: Resolver
+) -> dict[str, Any]:
+    """Create the log group a state machine's Logging names (with its retention) and return the
+    loggingConfiguration CreateStateMachine takes. The group's ARN ends in `:*`, as CloudFormation's
+    `!GetAtt LogGroup.Arn` does (and Step Functions requires)."""
+    assert machine.logging is not None
+    logging = machine.logging
+    destinations = []
+    for destination in logging.get("Destinations", []):
+        get_att = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]  # !GetAtt Group.Arn
+        logical_id = str(get_att[0] if isinstance(get_att, list) else get_att.split(".", 1)[0])
+        props = template.resources[logical_id]["Properties"]
+        name = resolve(props["LogGroupName"])
+        logs = stack.aws.client("logs")
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(resolve(props["RetentionInDays"])))
+        arn = f"arn:aws:logs:{stack.aws.region}:{LOCAL_ACCOUNT}:log-group:{name}:*"
+        physical |= {logical_id: name, f"{logical_id}.Arn": arn}
+        stack.log_groups[machine.logical_id] = name
+        destinations.append({"cloudWatchLogsLogGroup": {"logGroupArn": arn}})
+    return {
+        "level": resolve(logging.get("Level", "OFF")),
+        "includeExecutionData": resolve(logging.get("IncludeExecutionData", False)) == "true",
+        "destinations": destinations,
+    }
+
+
+def _create_function_log_groups(
+    stack: LocalStack, template: Template, physical: dict[str, str], resolve: Resolver
+) -> None:
+    """The template's `/aws/lambda/<function>` groups, with their retention (Lambda writes there)."""
+    logs = stack.aws.client("logs")
+    for logical_id, group in template.resources_of_type("AWS::Logs::LogGroup").items():
+        props = group["Properties"]
+        if not str(props["LogGroupName"].get("Fn::Sub", "")).startswith("/aws/lambda/"):
+            continue  # a state machine's group: created with its Logging
+        name = resolve(props["LogGroupName"])
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=name)
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(resolve(props["RetentionInDays"])))
+        physical[logical_id] = name
+
+
+def _deliver_express_logs(stack: LocalStack, logging_configs: dict[str, dict[str, Any]]) -> None:
+    """Put every execution of the stack's EXPRESS state machines (`logging_configs`' keys) into its log group
+    when it ends. (The type is the template's: moto's executions all say STANDARD.)"""
+    from surge_cli.localaws.express_logs import put_execution_logs
+
+    logs = stack.aws.client("logs")  # made here, on the driver thread; boto3 clients are thread-safe
+    by_arn = {stack.state_machine_arns[logical_id]: logical_id for logical_id in logging_configs}
+
+    def deliver(execution_arn: str) -> None:
+        parts = execution_arn.split(":")  # arn:aws:states:<region>:<account>:execution:<machine>:<name>
+        logical_id = by_arn.get(":".join([*parts[:5], "stateMachine", parts[6]]))
+        if logical_id is None:
+            return
+        config = logging_configs[logical_id]
+        put_execution_logs(
+            logs,
+            stack.log_groups[logical_id],
+            stack.aws.history_events(execution_arn),
+            execution_arn,
+            level=config["level"],
+            include_execution_data=config["includeExecutionData"],
+        )
+
+    stack.aws.add_execution_end_listener(f"express-logs:{stack.stack_name}", deliver)
+
+
+def _deliver_function_logs(stack: LocalStack) -> None:
+    """Put the lines the handlers log into their functions' log groups, as Lambda does, whenever an execution
+    ends (`surge decisions` reads DecideCapacity's). One collector per process: a new stack's replaces the last."""
+    from surge.observability import logger
+    from surge_cli.localaws.function_logs import FunctionLogs
+
+    global _function_logs
+    handler_logger = logging.getLogger(logger.name)
+    if _function_logs is not None:
+        handler_logger.removeHandler(_function_logs)
+    formatter = next((h.formatter for h in handler_logger.handlers if h.formatter is not None), None)
+    _function_logs = collector = FunctionLogs(formatter)
+    handler_logger.addHandler(collector)
+    logs = stack.aws.client("logs")
+    stack.aws.add_execution_end_listener("function-logs", lambda _arn: collector.flush_to(logs))
+
+
+_function_logs: logging.Handler | None = None
 
 
 def _existing_function(aws: LocalAws, name: str, environment: dict[str, str]) -> str | None:

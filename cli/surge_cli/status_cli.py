@@ -1,25 +1,36 @@
 """`surge status`: what Surge thinks right now, per target, from the same signals and the same core the loop uses.
 
-    surge status [--stack S] [--target T] [--json]
+    surge status [--stack S] [--target T] [--json] [--watch SECONDS]
 
 Each target's signals are read as ReadSignals reads them (request metrics, capacity, holds, calendar, pause) and
 decided by `surge.core.decision.decide` at the command's clock: the line says what the loop would decide now and
 why, even when that is "no change". It changes nothing (read-only calls only).
+
+The loop's health: its last iteration (the newest DecideCapacity exit in the scaler's log group over the last
+LAST_ITERATION_WINDOW_SECONDS: the loop runs DecideCapacity once an iteration; the lease item is written once
+per execution, not per iteration, so it cannot say when the loop last decided), and the executions failed in the
+last hour (AWS/States ExecutionsFailed from CloudWatch; when that metric has no datapoint, as on moto where
+nothing publishes it, the ExecutionFailed/TimedOut/Aborted records of the log group, and the source says which).
 """
 
 from __future__ import annotations
 
 import json
+import sys
+import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import boto3
+import click
 import typer
 
 from surge.adapters import capacity, store
 from surge.adapters.metrics_reader import read_request_metrics
 from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.decision import decide, event_is_active, hold_is_active, window_peak_rps
+from surge.core.errors import InvalidInputError
 from surge.core.response import response_lookback_start
 from surge.core.signals import CalendarEvent, RateSample, TargetSignals
 from surge.steps import RESPONSE_LOOKBACK_SECONDS, target_signals
@@ -32,7 +43,19 @@ from surge_cli.control_cli import (
     deployed_targets,
     sizing_text,
 )
-from surge_cli.deployed import one_line_aws_errors
+from surge_cli.deployed import one_line_aws_errors, stack_outputs
+from surge_cli.execution_logs import (
+    ExecutionLogsError,
+    describe_logging,
+    event_time,
+    failed_executions,
+    require_level,
+    task_exits,
+)
+
+LAST_ITERATION_WINDOW_SECONDS = 600
+FAILED_WINDOW_SECONDS = 3_600
+_sleep = time.sleep  # tests replace it: `--watch` waits between two redraws
 
 
 def _utc(moment: datetime | None) -> str | None:
@@ -132,8 +155,83 @@ def read_status(table: str, config: SurgeConfig, now: datetime) -> dict[str, Any
     return {"at": _utc(now), "loop": {"lease_owner": store.lease_owner(table)}, "targets": targets}
 
 
+def executions_failed(
+    cloudwatch: Any, logs: Any, machine_arn: str, log_group: str | None, now: datetime
+) -> dict[str, Any]:
+    """Executions failed over the last hour: the AWS/States ExecutionsFailed sum, or the log group's records."""
+    start = now - timedelta(seconds=FAILED_WINDOW_SECONDS)
+    metric = {
+        "Namespace": "AWS/States",
+        "MetricName": "ExecutionsFailed",
+        "Dimensions": [{"Name": "StateMachineArn", "Value": machine_arn}],
+    }
+    results = cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": "failed", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}}],
+        StartTime=start,
+        EndTime=now,
+    )["MetricDataResults"]
+    values = [value for result in results for value in result.get("Values", [])]
+    if values:
+        return {"count": round(sum(values)), "source": "AWS/States ExecutionsFailed"}
+    if log_group is None:
+        return {"count": None, "source": "none (no ExecutionsFailed datapoint and no log group)"}
+    failed = failed_executions(logs, log_group, start=start, end=now)
+    return {
+        "count": len({r["execution_arn"] for r in failed}),
+        "source": f"log group {log_group} (no AWS/States datapoint)",
+    }
+
+
+def loop_health(stack: str, now: datetime) -> dict[str, Any]:
+    """The loop's last iteration and its failed executions (see the module's docstring); what cannot be read is
+    said in `problem` instead of failing the whole status."""
+    try:
+        machine_arn = stack_outputs(stack, ("ScalerStateMachineArn",))["ScalerStateMachineArn"]
+    except InvalidInputError as error:
+        return {"problem": str(error)}
+    machine = describe_logging(machine_arn, boto3.client("stepfunctions"))
+    logs = boto3.client("logs")
+    health: dict[str, Any] = {
+        "last_iteration_at": None,
+        "last_iteration_age_seconds": None,
+        "last_iteration_execution": None,
+    }
+    try:
+        require_level(machine, "ALL", "the last iteration")
+        assert machine.log_group is not None
+        start = now - timedelta(seconds=LAST_ITERATION_WINDOW_SECONDS)
+        newest = max(task_exits(logs, machine.log_group, "DecideCapacity", start=start), key=event_time, default=None)
+        if newest is not None:
+            health["last_iteration_at"] = _utc(event_time(newest))
+            health["last_iteration_age_seconds"] = round((now - event_time(newest)).total_seconds())
+            health["last_iteration_execution"] = newest["execution_arn"]
+    except ExecutionLogsError as error:
+        health["problem"] = str(error)
+    health["executions_failed_last_hour"] = executions_failed(
+        boto3.client("cloudwatch"), logs, machine_arn, machine.log_group, now
+    )
+    return health
+
+
+def _loop_lines(loop: dict[str, Any]) -> list[str]:
+    if "last_iteration_at" not in loop:
+        return [f"loop health unknown: {loop.get('problem')}"] if loop.get("problem") else []
+    window = LAST_ITERATION_WINDOW_SECONDS // 60
+    last = (
+        f"last iteration {loop['last_iteration_at']} ({loop['last_iteration_age_seconds']} s ago)"
+        if loop["last_iteration_at"] is not None
+        else f"no iteration logged in the last {window} minutes"
+    )
+    failed = loop["executions_failed_last_hour"]
+    lines = [f"loop: {last}; executions failed in the last hour: {failed['count']} (from {failed['source']})"]
+    if loop.get("problem"):
+        lines.append(f"  {loop['problem']}")
+    return lines
+
+
 def _text(status: dict[str, Any]) -> list[str]:
     lines = [f"at {status['at']}; loop lease held by {status['loop']['lease_owner'] or 'nobody (no loop running)'}"]
+    lines.extend(_loop_lines(status["loop"]))
     for row in status["targets"]:
         demand = (
             "demand unknown"
@@ -173,12 +271,36 @@ def status_command(
     table: TableOption = None,
     config_parameter: ParameterOption = None,
     as_json: JsonOption = False,
+    watch: Annotated[
+        int | None,
+        typer.Option("--watch", metavar="SECONDS", min=1, max=3600, help="redraw every SECONDS (1-3600) until Ctrl-C"),
+    ] = None,
+    watch_count: Annotated[int | None, typer.Option("--watch-count", hidden=True, min=1)] = None,
 ) -> None:
-    """What Surge thinks right now, per target: capacity, what the loop would decide now and why, holds, events."""
+    """What Surge thinks right now, per target: capacity, what the loop would decide now and why, holds, events;
+    the loop's last iteration and its failed executions."""
+    drawn = 0
+    try:
+        while True:
+            if watch is not None and drawn and sys.stdout.isatty():
+                click.clear()
+            _draw(target, stack, table, config_parameter, as_json)
+            drawn += 1
+            if watch is None or (watch_count is not None and drawn >= watch_count):
+                return
+            if not sys.stdout.isatty():
+                typer.echo("")
+            _sleep(watch)
+    except KeyboardInterrupt:
+        return
+
+
+def _draw(target: str | None, stack: str, table: str | None, config_parameter: str | None, as_json: bool) -> None:
     now = datetime.now(UTC)
     with one_line_aws_errors():
         where_table, targets = deployed_targets(stack, table, config_parameter, target)
         status = read_status(where_table, SurgeConfig.model_construct(targets=targets), now)
+        status["loop"] |= loop_health(stack, now)
     if as_json:
         typer.echo(json.dumps(status, indent=2))
         return

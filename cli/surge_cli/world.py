@@ -14,7 +14,11 @@ from surge_cli.localaws import LocalAws
 ALB_NAMESPACE = "AWS/ApplicationELB"
 
 
-def create_ecs_service(aws: LocalAws, cluster: str, service: str, desired_units: int) -> None:
+def create_ecs_service(
+    aws: LocalAws, cluster: str, service: str, desired_units: int, capacity_provider: str | None = None
+) -> None:
+    """An ECS service (EC2 launch type), or with `capacity_provider` one placed by that capacity provider (which
+    must be on the cluster already: `create_capacity_provider`)."""
     ecs = aws.client("ecs")
     ecs.create_cluster(clusterName=cluster)
     family = f"{service}-task"
@@ -22,7 +26,52 @@ def create_ecs_service(aws: LocalAws, cluster: str, service: str, desired_units:
         family=family,
         containerDefinitions=[{"name": "api", "image": "public.ecr.aws/nginx/nginx:latest", "memory": 512}],
     )
-    ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=family, desiredCount=desired_units)
+    strategy = (
+        {}
+        if capacity_provider is None
+        else {"capacityProviderStrategy": [{"capacityProvider": capacity_provider, "weight": 1}]}
+    )
+    ecs.create_service(
+        cluster=cluster, serviceName=service, taskDefinition=family, desiredCount=desired_units, **strategy
+    )
+
+
+def create_capacity_provider(
+    aws: LocalAws,
+    cluster: str,
+    name: str,
+    group_name: str,
+    *,
+    managed_scaling: bool = True,
+    target_capacity_percent: int = 100,
+    instance_warmup_seconds: int = 300,
+) -> None:
+    """A capacity provider for an existing Auto Scaling group (managed termination protection on, managed scaling
+    as given), associated with the cluster (created if missing) as its default strategy. The group's instances
+    are protected from scale-in, as managed termination protection requires
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/managed-termination-protection.html)."""
+    autoscaling = aws.client("autoscaling")
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName=group_name, NewInstancesProtectedFromScaleIn=True)
+    arn = auto_scaling_group(aws, group_name)["AutoScalingGroupARN"]
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName=cluster)
+    ecs.create_capacity_provider(
+        name=name,
+        autoScalingGroupProvider={
+            "autoScalingGroupArn": arn,
+            "managedScaling": {
+                "status": "ENABLED" if managed_scaling else "DISABLED",
+                "targetCapacity": target_capacity_percent,
+                "instanceWarmupPeriod": instance_warmup_seconds,
+            },
+            "managedTerminationProtection": "ENABLED",
+        },
+    )
+    ecs.put_cluster_capacity_providers(
+        cluster=cluster,
+        capacityProviders=[name],
+        defaultCapacityProviderStrategy=[{"capacityProvider": name, "weight": 1}],
+    )
 
 
 def ecs_desired(aws: LocalAws, cluster: str, service: str) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from surge.adapters import capacity, config_source, store
@@ -25,6 +26,7 @@ from surge.core.errors import describe_validation_error
 from surge.core.push import (
     MAX_DETAIL_BYTES,
     Calibration,
+    PushRejection,
     PushSent,
     observed_rps_per_audience,
     salvage_push,
@@ -69,6 +71,7 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
     except PushRejectedError as error:
         logger.error("push rejected", extra={"reason": str(error), "event_id": request.event.get("id")})
         metrics.add_metric(name="PushesRejected", unit=MetricUnit.Count, value=1)
+        _keep_rejection(settings.table_name, request.event, str(error), now)
         raise
     if ignored is not None:
         # The spike still scales: only what it does not need was left out.
@@ -154,6 +157,23 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         recorded=request.record,
         redrive_event=None if request.record else request.event,
     )
+
+
+def _keep_rejection(table: str, event: dict[str, Any], reason: str, now: datetime) -> None:
+    """The reason, kept a day under the event's id for its sender (`surge push --wait`). Best effort: the event and
+    the reason go to the dead-letter queue whatever happens here, so a table failure is logged, not raised."""
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= 128:
+        return  # no id to find it by
+    detail = event.get("detail")
+    push_id = detail.get("push_id") if isinstance(detail, dict) else None
+    try:
+        rejection = PushRejection(
+            event_id=event_id, push_id=push_id if isinstance(push_id, str) else None, reason=reason, rejected_at=now
+        )
+        store.put_push_rejection(table, rejection)
+    except (ClientError, BotoCoreError, ValidationError) as error:
+        logger.warning("push rejection not kept in the table", extra={"error": str(error), "event_id": event_id})
 
 
 def _put_hold_if_new(table: str, target_id: str, hold: Hold) -> bool:

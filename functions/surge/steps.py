@@ -18,6 +18,7 @@ from surge.adapters.settings import Settings
 from surge.core.calendar import events_that_can_matter
 from surge.core.config import SurgeConfig, TargetConfig, TargetKind
 from surge.core.decision import Action, Decision, Reason, decide
+from surge.core.instances import InstancePlan, plan_instances
 from surge.core.plan import AppliedChange, Plan, Route, make_plan
 from surge.core.reconcile import FreshView, reconcile
 from surge.core.response import response_lookback_start
@@ -207,7 +208,14 @@ def decide_capacity(event: DecideCapacityInput, now: datetime) -> DecideCapacity
     ]
     plan = make_plan(decisions)
     for decision in decisions:
-        logger.info(decision.explanation, extra={"decision": decision.model_dump(mode="json"), "route": plan.route})
+        logger.info(
+            decision.explanation,
+            extra={
+                "decision": decision.model_dump(mode="json"),
+                "route": plan.route,
+                "execution_id": event.loop.execution_id,
+            },
+        )
     metrics.add_metric(name="LoopIterations", unit=MetricUnit.Count, value=1)
     missing = sum(1 for d in decisions if d.reason in (Reason.SIGNAL_MISSING, Reason.SIGNAL_GAP))
     if missing:
@@ -248,12 +256,18 @@ def apply_capacity(event: ApplyCapacityInput, settings: Settings, now: datetime)
     applied: list[AppliedChange] = []
     retry: SurgeTransientError | None = None
     for decision in event.plan.decisions:
-        if not (decision.changes_desired or decision.changes_limits):
+        if not (
+            decision.changes_desired
+            or decision.changes_limits
+            or decision.grows_instances
+            or decision.shrinks_instances
+        ):
             continue
-        if decision.action is Action.SCALE_IN and not event.allow_scale_in:
+        if decision.action is Action.SCALE_IN and not event.allow_scale_in and not decision.grows_instances:
             continue  # shrinking waits for the confirmed scale-in branch
         try:
-            change = _apply_one(decision, event, settings, now)
+            change, group_retry = _apply_one(decision, event, settings, now)
+            retry = retry or group_retry
         except SurgeTransientError as error:
             logger.warning("change to retry", extra={"target_id": decision.target_id, "error": str(error)})
             retry = retry or error
@@ -289,9 +303,10 @@ MAX_APPLY_ATTEMPTS = 4
 
 def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState) -> FreshView:
     """The target as it is now: its table items (an operator's pause among them) and its current capacity (the
-    shadow one in dry-run)."""
+    shadow one in dry-run), with the capacity as read (None in dry-run when the shadow stands in for it)."""
     items = store.read_target_items(settings.table_name, target.id)
     state = basis if items.error is not None else items.state
+    found: CurrentCapacity | None = None
     if dry_run:
         shadow = state.shadow
         current = shadow.desired_units if shadow is not None else None
@@ -311,13 +326,54 @@ def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: 
         current_desired_units=current,
         current_group_limits=limits,
         pause=items.pause,
+        read_capacity=found,
     )
+
+
+def _instance_plan(
+    target: TargetConfig, decision: Decision, found: CurrentCapacity | None, tasks: int | None, allow_scale_in: bool
+) -> InstancePlan | None:
+    """The instance side again, on the group as it is now and the task count about to be set (the decision's plan
+    may be stale: a push may have raised the tasks since). Instances shrink only on the confirmed scale-in
+    branch, and only if the decision wanted it."""
+    linked = found.linked if found is not None else None
+    if target.instances is None or found is None or linked is None or linked.group is None:
+        return None
+    return plan_instances(
+        target.instances,
+        linked.group,
+        desired_tasks=found.desired_units,
+        running_tasks=found.in_service_units,
+        target_tasks=tasks,
+        allow_scale_in=allow_scale_in and decision.shrinks_instances,
+    )
+
+
+def _apply_instances(
+    target: TargetConfig, plan: InstancePlan | None, calls: list[str]
+) -> tuple[InstancePlan | None, SurgeTransientError | None]:
+    """The group first (the tasks wait for placement, the instances must not wait for the tasks). A group the API
+    refuses never costs the service its change (the tasks still scale); a throttled one is retried by the state's
+    Retry once the service's change is applied."""
+    if plan is None or not plan.changes or target.ecs is None:
+        return None, None
+    try:
+        calls.extend(capacity.set_linked_group(plan, target.ecs.cluster))
+    except SurgeTransientError as error:
+        logger.warning("instances change to retry", extra={"target_id": target.id, "error": str(error)})
+        return None, error
+    except (ClientError, BotoCoreError) as error:
+        logger.error("instances change refused", extra={"target_id": target.id, "error": str(error)})
+        metrics.add_metric(name="ChangesRefused", unit=MetricUnit.Count, value=1)
+        return None, None
+    return plan, None
 
 
 def _apply_one(
     decision: Decision, event: ApplyCapacityInput, settings: Settings, now: datetime
-) -> AppliedChange | None:
-    """Reconcile, act, record (state conditional on its version; on a conflict, all three again)."""
+) -> tuple[AppliedChange | None, SurgeTransientError | None]:
+    """Reconcile, act, record (state conditional on its version; on a conflict, all three again). A linked
+    group (ECS on EC2) is applied first, then the service; a throttled group call is returned to be retried."""
     target = event.config.target(decision.target_id)
     dry_run = decision.dry_run or settings.dry_run
     calls: list[str] = []
@@ -325,11 +381,20 @@ def _apply_one(
     last_set: int | None = None
     limits_set = False
     outcome = None
+    applied_plan: InstancePlan | None = None
+    group_retry: SurgeTransientError | None = None
+    group_done = dry_run or target.instances is None or decision.instances is None
+    tasks_allowed = not (decision.action is Action.SCALE_IN and not event.allow_scale_in)
     for _ in range(MAX_APPLY_ATTEMPTS):
         fresh = _fresh_view(target, settings, dry_run, decision.next_state)
         from_units = fresh.current_desired_units if from_units is None else from_units
         outcome = reconcile(decision, target.scaling, fresh, now)
-        desired = outcome.desired_units
+        desired = outcome.desired_units if tasks_allowed else None
+        if not group_done and fresh.pause is None:
+            group_done = True
+            sizing = desired if desired is not None else fresh.current_desired_units
+            plan = _instance_plan(target, decision, fresh.read_capacity, sizing, event.allow_scale_in)
+            applied_plan, group_retry = _apply_instances(target, plan, calls)
         if desired is None and last_set is None:
             break  # nothing to do: superseded or abandoned before this flow changed anything
         next_state = outcome.next_state
@@ -352,13 +417,13 @@ def _apply_one(
         logger.error("state not recorded after repeated conflicts", extra={"target_id": target.id, "calls": calls})
         metrics.add_metric(name="StateNotRecorded", unit=MetricUnit.Count, value=1)
     assert outcome is not None
-    if last_set is None:
+    if last_set is None and applied_plan is None:
         logger.info(
             "change not applied: " + outcome.explanation,
             extra={"target_id": target.id, "outcome": outcome.outcome, "decided": decision.explanation},
         )
         metrics.add_metric(name="ChangesSuperseded", unit=MetricUnit.Count, value=1)
-        return None
+        return None, group_retry
     if calls:
         metrics.add_metric(name=_METRIC_BY_ACTION[decision.action], unit=MetricUnit.Count, value=1)
     explanation = outcome.explanation if outcome.acts else decision.explanation
@@ -366,18 +431,21 @@ def _apply_one(
         ("dry run: would apply " if dry_run else "applied ") + explanation,
         extra={"target_id": target.id, "api_calls": calls, "dry_run": dry_run, "outcome": outcome.outcome},
     )
+    from_units = from_units if from_units is not None else decision.current_desired_units
     change = AppliedChange(
         target_id=target.id,
-        from_units=from_units if from_units is not None else decision.current_desired_units,
-        to_units=last_set,
+        from_units=from_units,
+        to_units=last_set if last_set is not None else from_units,
         group_limits_set=limits_set,
         api_calls=calls,
         dry_run=dry_run,
         applied_at=now,
         decision=decision,
+        instances_from=applied_plan.current_instances if applied_plan is not None else None,
+        instances_to=applied_plan.instances_after if applied_plan is not None else None,
     )
     store.put_journal_entry(settings.table_name, change)
-    return change
+    return change, group_retry
 
 
 def _set_capacity(target: TargetConfig, desired: int, limits: GroupLimits | None) -> str:

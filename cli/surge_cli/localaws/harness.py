@@ -45,7 +45,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +65,7 @@ __all__ = [
     "LocalAws",
     "Periodic",
     "current_lambda",
+    "running_lambda",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,7 +75,7 @@ _FAKE_CREDENTIALS = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-_ASSUME_ROLE_POLICY = json.dumps(
+ASSUME_ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [
@@ -100,6 +101,17 @@ def current_lambda() -> str | None:
     """
     name: str | None = getattr(_running, "function_name", None)
     return name
+
+
+@contextlib.contextmanager
+def running_lambda(function_name: str) -> Iterator[None]:
+    """Mark THIS thread as running `function_name`'s handler (what :func:`current_lambda` returns) for the
+    block. Every in-process Lambda path sets it: the harness's and the sandbox server's."""
+    _running.function_name = function_name
+    try:
+        yield
+    finally:
+        _running.function_name = None
 
 
 _shared_botocore: Any = None
@@ -130,10 +142,11 @@ def _from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
-def _placeholder_zip() -> bytes:
+def placeholder_zip() -> bytes:
+    """The code zip CreateFunction requires (the handler itself runs in-process)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("README.txt", "code runs in-process from the LambdaSpec handler path\n")
+        zf.writestr("README.txt", "code runs in-process from the function's handler path\n")
     return buf.getvalue()
 
 
@@ -272,11 +285,14 @@ class LocalAws:
         self._executions: dict[str, _ExecutionRecord] = {}
         self._invocations: list[Invocation] = []
         self._specs: dict[str, LambdaSpec] = {}
-        self._handlers: dict[tuple[str, str], Callable[[Any, Any], Any]] = {}
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._env_owner: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
         self._role_arn: str | None = None
-        self._zip = _placeholder_zip()
+        self._zip = placeholder_zip()
+        self._end_listeners: dict[str, Callable[[str], None]] = {}
+        self._machine_types: dict[str, str] = {}
+        """state machine ARN -> the type it was created with (moto's executions all report STANDARD)"""
         self.session: Any = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -470,7 +486,7 @@ class LocalAws:
     def _role(self) -> str:
         if self._role_arn is None:
             role = self.client("iam").create_role(
-                RoleName="surge-local-harness-role", AssumeRolePolicyDocument=_ASSUME_ROLE_POLICY
+                RoleName="surge-local-harness-role", AssumeRolePolicyDocument=ASSUME_ROLE_POLICY
             )
             self._role_arn = str(role["Role"]["Arn"])
         return self._role_arn
@@ -533,17 +549,23 @@ class LocalAws:
         definition: str | Mapping[str, Any],
         type_: str = "STANDARD",
         substitutions: Mapping[str, str] | None = None,
+        logging: Mapping[str, Any] | None = None,
     ) -> str:
         """Create a state machine (and the IAM role it needs); return its ARN.
-        ``substitutions`` replaces ``${Key}`` in the definition, like DefinitionSubstitutions."""
+        ``substitutions`` replaces ``${Key}`` in the definition, like DefinitionSubstitutions; ``logging`` is
+        CreateStateMachine's loggingConfiguration (moto stores and describes it, and sends no log)."""
         self._require_active()
         body = definition if isinstance(definition, str) else json.dumps(definition)
         for key, value in (substitutions or {}).items():
             body = body.replace("${" + key + "}", value)
+        extra = {"loggingConfiguration": dict(logging)} if logging is not None else {}
         response = self.client("stepfunctions").create_state_machine(
-            name=name, definition=body, roleArn=self._role(), type=type_
+            name=name, definition=body, roleArn=self._role(), type=type_, **extra
         )
-        return str(response["stateMachineArn"])
+        arn = str(response["stateMachineArn"])
+        with self._lock:
+            self._machine_types[arn] = type_
+        return arn
 
     def start_execution(self, state_machine_arn: str, input: Any = None, name: str | None = None) -> str:
         """Start an execution now (simulated); ``input`` is JSON-encoded unless already a str.
@@ -600,16 +622,31 @@ class LocalAws:
         with self._lock:
             self._executions[arn].started = True
 
+    def add_execution_end_listener(self, key: str, listener: Callable[[str], None]) -> None:
+        """Call ``listener(execution_arn)`` when an execution ends (succeeded, failed, ...), on its own thread while
+        it still counts as running (the driver sees what the listener wrote before it sees the end). An error
+        in the listener is raised by the driver like a crashed execution thread. A second listener with the
+        same ``key`` replaces the first."""
+        self._end_listeners[key] = listener
+
     def on_execution_end(self, worker: Any, error: BaseException | None) -> None:
         arn = str(worker._evaluation_details.execution_details.arn)
+        if error is None and self._end_listeners:
+            try:
+                for listener in list(self._end_listeners.values()):
+                    listener(arn)
+            except Exception as exc:
+                error = exc
         with self._lock:
             record = self._executions[arn]
             record.finished = True
             record.error = error
 
     def execution_start_delay(self, machine_type: str, machine_arn: str = "") -> float:
-        """Simulated seconds from StartExecution to the first state (drawn on the starting thread)."""
+        """Simulated seconds from StartExecution to the first state (drawn on the starting thread). The type is
+        the one the state machine was created with: moto's interpreter reports STANDARD for every execution."""
         with self._lock:
+            machine_type = self._machine_types.get(machine_arn, machine_type)
             return self.latency.execution_start(machine_type, machine_arn.rsplit(":", 1)[-1])
 
     def before_api_call(self, service: str, operation: str) -> None:
@@ -650,25 +687,11 @@ class LocalAws:
             environment.last_used_us = self.clock.now_us()
 
     def _resolve_handler(self, handler: str) -> tuple[Callable[[Any, Any], Any], bool]:
-        module_path, _, func_name = handler.rpartition(".")
-        if not module_path or not func_name:
-            raise _LambdaRuntimeError("Runtime.MalformedHandlerName", f"Bad handler '{handler}'")
-        key = (module_path, func_name)
+        key = handler
         cached = self._handlers.get(key)
         if cached is not None:
             return cached, False
-        module_name = module_path.replace("/", ".")
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:
-            raise _LambdaRuntimeError(
-                "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
-            ) from exc
-        func = getattr(module, func_name, None)
-        if not callable(func):
-            raise _LambdaRuntimeError(
-                "Runtime.HandlerNotFound", f"Handler '{func_name}' missing on module '{module_path}'"
-            )
+        func = import_handler(handler)
         self._handlers[key] = func
         return func, True
 
@@ -693,18 +716,8 @@ class LocalAws:
         error_type: str | None = None
         try:
             payload = self._run_handler(fn, name, event, request_id, memory_mb, handler_started_us, started)
-        except _LambdaRuntimeError as exc:
-            error_type = exc.error_type
-            payload = json.dumps({"errorMessage": exc.message, "errorType": exc.error_type, "stackTrace": []})
         except Exception as exc:
-            error_type = type(exc).__name__
-            payload = json.dumps(
-                {
-                    "errorMessage": str(exc),
-                    "errorType": error_type,
-                    "stackTrace": traceback.format_tb(exc.__traceback__),
-                }
-            )
+            error_type, payload = handler_error(exc)
         wall = time.perf_counter() - started
         with self._lock:
             compute_seconds = self.latency.handler_compute(name)
@@ -766,15 +779,9 @@ class LocalAws:
             _clock=self.clock,
             _started_us=handler_started_us,
         )
-        _running.function_name = name
-        try:
+        with running_lambda(name):
             result = func(event, context)
-        finally:
-            _running.function_name = None
-        try:
-            return json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            raise _LambdaRuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+        return marshal_result(result)
 
 
 class _LambdaRuntimeError(Exception):
@@ -782,3 +789,40 @@ class _LambdaRuntimeError(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+
+
+def import_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """Lambda's Handler string (``"surge.handlers.read_signals.handler"`` or ``"pkg/mod.handler"``) imported
+    as Lambda's Python runtime would; its failures are the runtime's errors (``Runtime.ImportModuleError``...)."""
+    module_path, _, func_name = handler.rpartition(".")
+    if not module_path or not func_name:
+        raise _LambdaRuntimeError("Runtime.MalformedHandlerName", f"Bad handler '{handler}'")
+    module_name = module_path.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise _LambdaRuntimeError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_path}': {exc}"
+        ) from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise _LambdaRuntimeError("Runtime.HandlerNotFound", f"Handler '{func_name}' missing on module '{module_path}'")
+    return func  # type: ignore[no-any-return]
+
+
+def marshal_result(result: Any) -> str:
+    """A handler's return value as Lambda's response payload (``Runtime.MarshalError`` if it is not JSON)."""
+    try:
+        return json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise _LambdaRuntimeError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from exc
+
+
+def handler_error(exc: Exception) -> tuple[str, str]:
+    """A failed invocation as Lambda reports it: (errorType, the error payload). Step Functions names the
+    Task's error after ``errorType``: the exception's class, or the runtime's error."""
+    if isinstance(exc, _LambdaRuntimeError):
+        return exc.error_type, json.dumps({"errorMessage": exc.message, "errorType": exc.error_type, "stackTrace": []})
+    error_type = type(exc).__name__
+    payload = {"errorMessage": str(exc), "errorType": error_type, "stackTrace": traceback.format_tb(exc.__traceback__)}
+    return error_type, json.dumps(payload)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from surge_cli.replay.policies.baselines import run_oracle
 from surge_cli.replay.policies.common import PolicyRun, units_at_full_load
 from surge_cli.replay.scenario import LoadedScenario, Scenario
 
@@ -29,7 +30,7 @@ def fleet_kpis(run: PolicyRun, scenario: Scenario) -> dict[str, Any]:
     seconds = run.seconds
     demanded = sum(s.demand_rps for s in seconds)
     served = sum(s.served_rps for s in seconds)
-    return {
+    kpis: dict[str, Any] = {
         "policy": run.policy,
         "served_fraction": served / demanded if demanded > 0 else 1.0,
         "dropped_requests": demanded - served,
@@ -38,6 +39,26 @@ def fleet_kpis(run: PolicyRun, scenario: Scenario) -> dict[str, Any]:
         "unit_hours": sum(s.desired_units for s in seconds) / 3600,
         "scaling_actions": len(run.changes),
     }
+    if scenario.target.instances is not None:
+        kpis.update(linked_kpis(run, scenario))
+    return kpis
+
+
+def linked_kpis(run: PolicyRun, scenario: Scenario) -> dict[str, Any]:
+    """ECS on EC2: task-seconds a desired task waited for a free slot on an instance in service (PROVISIONING),
+    instance-hours (every instance launched counts from its launch until it is terminated: EC2 bills the
+    instance while it boots) and the most instances at once."""
+    instances = scenario.target.instances
+    initial = instances.initial_units if instances is not None else 0
+    return {
+        "task_seconds_pending": sum(s.pending_units for s in run.seconds),
+        "instance_hours": instance_hours(run),
+        "max_instances": max((s.instances or 0 for s in run.seconds), default=initial),
+    }
+
+
+def instance_hours(run: PolicyRun) -> float:
+    return sum(s.instances or 0 for s in run.seconds) / 3600
 
 
 COVERED_SHARE_OF_PEAK_NEED = 0.9
@@ -161,11 +182,21 @@ def oracle_at_target_unit_hours(loaded: LoadedScenario) -> float:
     return unit_seconds / 3600
 
 
+def oracle_instance_hours(loaded: LoadedScenario) -> float:
+    """ECS on EC2: the instance-hours of the `oracle` policy (instances asked for exactly as early as the
+    instances' and the tasks' start-ups require, sized from the true demand)."""
+    return instance_hours(run_oracle(loaded))
+
+
 def policy_result(run: PolicyRun, loaded: LoadedScenario) -> dict[str, Any]:
     result = fleet_kpis(run, loaded.scenario)
     at_target = oracle_at_target_unit_hours(loaded)
     result["oracle_at_target_unit_hours"] = at_target
     result["unit_hours_vs_oracle_at_target"] = result["unit_hours"] / at_target if at_target > 0 else None
+    if loaded.scenario.target.instances is not None:
+        oracle = instance_hours(run) if run.policy == "oracle" else oracle_instance_hours(loaded)
+        result["oracle_instance_hours"] = oracle
+        result["instance_hours_vs_oracle"] = result["instance_hours"] / oracle if oracle > 0 else None
     result["first_response"] = first_responses(run, loaded)
     if run.loop is not None:
         result.update(loop_cost(run.loop, loaded.scenario.duration_seconds))

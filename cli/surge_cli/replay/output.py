@@ -16,12 +16,28 @@ TIMELINE_COLUMNS = ("policy", "t_seconds", "demand_rps", "desired_units", "in_se
 
 
 def comparison_table(title: str, results: list[dict[str, Any]]) -> Table:
+    """One row per policy; ECS on EC2 scenarios (`target.instances`) add the instance columns."""
+    linked = bool(results) and all("instance_hours" in result for result in results)
     table = Table(title=title)
-    for column in KPI_COLUMNS:
+    for column in (*KPI_COLUMNS, *(LINKED_COLUMNS if linked else ())):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for result in results:
-        table.add_row(*kpi_cells(result))
+        table.add_row(*kpi_cells(result), *(linked_cells(result) if linked else ()))
     return table
+
+
+LINKED_COLUMNS = ("task-s pending", "max inst", "instance-h", "vs oracle inst-h")
+
+
+def linked_cells(result: dict[str, Any]) -> list[str]:
+    """ECS on EC2: task-seconds pending for lack of an instance, the most instances, instance-hours, and those
+    against the oracle's."""
+    return [
+        f"{result['task_seconds_pending']:,}",
+        str(result["max_instances"]),
+        f"{result['instance_hours']:.1f}",
+        ratio_text(result.get("instance_hours_vs_oracle")),
+    ]
 
 
 KPI_COLUMNS = (
@@ -105,13 +121,23 @@ def print_table(console: Console, title: str, results: list[dict[str, Any]]) -> 
         console.print(line)
 
 
+LINKED_TIMELINE_COLUMNS = ("pending_units", "instances", "instances_in_service", "group_desired")
+"""ECS on EC2 only: tasks waiting for an instance, instances launched, in service, and the group's desired count."""
+
+
 def write_timeline(path: Path, runs: list[PolicyRun]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    linked = any(second.instances is not None for run in runs for second in run.seconds[:1])
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(TIMELINE_COLUMNS)
+        writer.writerow((*TIMELINE_COLUMNS, *(LINKED_TIMELINE_COLUMNS if linked else ())))
         for run in runs:
             for second in run.seconds:
+                extra = (
+                    (second.pending_units, second.instances, second.instances_in_service, second.group_desired)
+                    if linked
+                    else ()
+                )
                 writer.writerow(
                     (
                         run.policy,
@@ -119,6 +145,7 @@ def write_timeline(path: Path, runs: list[PolicyRun]) -> None:
                         f"{second.demand_rps:g}",
                         second.desired_units,
                         second.in_service_units,
+                        *extra,
                     )
                 )
 

@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -39,6 +40,11 @@ TARGET_ID = "api"
 HIGH_RESOLUTION_NAMESPACE = "Replay/App"
 HIGH_RESOLUTION_METRIC_NAME = "RequestCount"
 HIGH_RESOLUTION_DIMENSIONS = {"Service": TARGET_ID}
+CLUSTER = "replay"
+LINKED_GROUP = "replay-instances"
+"""ECS on EC2 (`target.instances`): the Auto Scaling group the tasks run on ..."""
+LINKED_CAPACITY_PROVIDER = "replay-capacity"
+"""... behind this capacity provider on the cluster, managed scaling ENABLED (target capacity 100 %, warm-up 300 s)."""
 
 
 class ScenarioError(ValueError):
@@ -68,6 +74,24 @@ TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 NonNegativeRps = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+class InstancesSpec(_Strict):
+    """ECS on EC2: the Auto Scaling group (behind the capacity provider `replay-capacity`) the tasks run on."""
+
+    tasks_per_instance: int = Field(ge=1, le=1_000)
+    startup_seconds: int = Field(ge=0, le=3_600)
+    initial_units: int = Field(ge=0, le=10_000)
+    min_units: int = Field(ge=0, le=10_000)
+    max_units: int = Field(ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _ranges_agree(self) -> Self:
+        if self.min_units > self.max_units:
+            raise ValueError(f"min_units ({self.min_units}) must be <= max_units ({self.max_units})")
+        if not self.min_units <= self.initial_units <= self.max_units:
+            raise ValueError(f"initial_units ({self.initial_units}) must be within [min_units, max_units]")
+        return self
+
+
 class TargetSpec(_Strict):
     """The scaled fleet: units are ECS tasks (`ecs`) or EC2 instances (`asg`)."""
 
@@ -77,6 +101,14 @@ class TargetSpec(_Strict):
     max_units: int = Field(ge=1, le=10_000)
     unit_capacity_rps: float = Field(gt=0, le=1_000_000)
     startup_seconds: int = Field(ge=0, le=3_600)
+    instances: InstancesSpec | None = None
+
+    @field_validator("instances")
+    @classmethod
+    def _instances_only_for_ecs(cls, value: InstancesSpec | None, info: ValidationInfo) -> InstancesSpec | None:
+        if value is not None and info.data.get("kind") != "ecs":
+            raise ValueError("only for kind 'ecs' (the tasks' instances); an 'asg' target's units are instances")
+        return value
 
     @model_validator(mode="after")
     def _ranges_agree(self) -> Self:
@@ -84,6 +116,13 @@ class TargetSpec(_Strict):
             raise ValueError(f"min_units ({self.min_units}) must be <= max_units ({self.max_units})")
         if not self.min_units <= self.initial_units <= self.max_units:
             raise ValueError(f"initial_units ({self.initial_units}) must be within [min_units, max_units]")
+        if self.instances is not None:
+            slots = self.instances.initial_units * self.instances.tasks_per_instance
+            if self.initial_units > slots:
+                raise ValueError(
+                    f"initial_units ({self.initial_units}) must fit the initial instances: at most "
+                    f"instances.initial_units x instances.tasks_per_instance = {slots}"
+                )
         return self
 
 
@@ -249,7 +288,7 @@ class Scenario(_Strict):
 
     def target_config(self) -> TargetConfig:
         reference = (
-            {"ecs": {"cluster": "replay", "service": TARGET_ID}}
+            {"ecs": {"cluster": CLUSTER, "service": TARGET_ID}}
             if self.target.kind == "ecs"
             else {"asg": {"group_name": TARGET_ID}}
         )
@@ -266,6 +305,8 @@ class Scenario(_Strict):
                 }
             }
         )
+        linked = self.linked_instances()
+        instances = {} if linked is None or "instances" not in TargetConfig.model_fields else {"instances": linked}
         return TargetConfig.model_validate(
             {
                 "id": TARGET_ID,
@@ -274,8 +315,26 @@ class Scenario(_Strict):
                 "load_balancer": {"load_balancer": LOAD_BALANCER},
                 **high_resolution,
                 "scaling": self.scaling_config().model_dump(),
+                **instances,
             }
         )
+
+    def linked_instances(self) -> dict[str, Any] | None:
+        """`target.instances` as Surge's `LinkedInstances` (issue 14's config, `TargetConfig.instances`): the
+        capacity provider the replay creates (managed scaling on), the floor Surge returns the group to and the
+        instances' start-up as Surge's lookahead. None for a target without instances.
+
+        `target_config()` passes it on once `TargetConfig` has the `instances` field; until then Surge decides
+        the tasks alone and the instances are the capacity provider's managed scaling's (the world plays both)."""
+        spec = self.target.instances
+        if spec is None:
+            return None
+        return {
+            "capacity_provider": LINKED_CAPACITY_PROVIDER,
+            "tasks_per_instance": spec.tasks_per_instance,
+            "min_instances": spec.min_units,
+            "instance_startup_seconds": spec.startup_seconds,
+        }
 
 
 class LoadedScenario:

@@ -2,7 +2,8 @@
 
 Keys: pk = "LOOP" / sk = "LEASE" for the lease; pk = "TARGET#<id>" with sk = "STATE", "HOLD#<push id>",
 "CAL#<entry id>" or "PAUSE" (an operator's pause, written and deleted only by `surge pause` / `surge resume`,
-never by a flow: no state write can lose it) for a target's items. Each item keeps its model as JSON in `doc`
+never by a flow: no state write can lose it) for a target's items; pk = "REJECTED#<event id>" / sk = "REJECTION"
+for a push the fast path refused (kept a day). Each item keeps its model as JSON in `doc`
 (validated on the way in and out) and an `expires_at` epoch for DynamoDB TTL.
 """
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from surge.adapters import clients
 from surge.core.plan import AppliedChange
-from surge.core.push import Calibration
+from surge.core.push import Calibration, PushRejection
 from surge.core.signals import CalendarEvent, Hold, Pause, TargetState
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ JOURNAL_DAYS = 30
 HOLD_PREFIX = "HOLD#"
 CALENDAR_PREFIX = "CAL#"
 PAUSE_SK = "PAUSE"
+REJECTION_PREFIX = "REJECTED#"
+REJECTION_SK = "REJECTION"
+REJECTION_DAYS = 1
 
 
 def target_pk(target_id: str) -> str:
@@ -281,6 +285,30 @@ def put_hold_if_new(table: str, target_id: str, hold: Hold) -> bool:
             return False
         raise
     return True
+
+
+def put_push_rejection(table: str, rejection: PushRejection) -> None:
+    """Keep a rejected push's reason for a day, under its event id (pk = "REJECTED#<event id>")."""
+    _put(
+        table,
+        REJECTION_PREFIX + rejection.event_id,
+        REJECTION_SK,
+        rejection,
+        expires_at=rejection.rejected_at + timedelta(days=REJECTION_DAYS),
+    )
+
+
+def read_push_rejection(table: str, event_id: str) -> PushRejection | None:
+    item = (
+        clients.dynamodb()
+        .get_item(
+            TableName=table,
+            Key={"pk": {"S": REJECTION_PREFIX + event_id}, "sk": {"S": REJECTION_SK}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return None if item is None else _parse(PushRejection, item)
 
 
 def read_calibration(table: str, target_id: str) -> Calibration:

@@ -33,6 +33,30 @@ class AutoScalingGroup(_Strict):
     group_name: str = Field(min_length=1, max_length=255)
 
 
+class LinkedInstances(_Strict):
+    """The EC2 capacity an ECS service runs on (README "ECS on EC2"): the Auto Scaling group, given directly or
+    found from the capacity provider, sized in the same decision as the tasks."""
+
+    group_name: str | None = Field(default=None, min_length=1, max_length=255, description="the Auto Scaling group")
+    capacity_provider: str | None = Field(
+        default=None, min_length=1, max_length=255, description="or the capacity provider (group found from it)"
+    )
+    tasks_per_instance: int = Field(ge=1, le=1_000)
+    spare_instances: int = Field(default=0, ge=0, le=10_000)
+    min_instances: int = Field(
+        ge=0, le=10_000, description="the floor Surge returns the group to (Surge may move the group's MinSize)"
+    )
+    instance_startup_seconds: int = Field(
+        default=180, ge=0, le=3_600, description="the instances' own start-up (lookahead)"
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_the_group(self) -> Self:
+        if (self.group_name is None) == (self.capacity_provider is None):
+            raise ValueError("instances needs exactly one of group_name or capacity_provider")
+        return self
+
+
 class LoadBalancerMetric(_Strict):
     """ALB RequestCount (Sum over 60 s), as CloudWatch's AWS/ApplicationELB dimensions name it."""
 
@@ -120,6 +144,9 @@ class TargetConfig(_Strict):
     asg: AutoScalingGroup | None = None
     load_balancer: LoadBalancerMetric | None = None
     high_resolution_metric: HighResolutionMetric | None = None
+    instances: LinkedInstances | None = Field(
+        default=None, description="kind 'ecs' on EC2: the instances the tasks run on, decided with them"
+    )
     scaling: ScalingConfig
 
     @model_validator(mode="after")
@@ -128,6 +155,8 @@ class TargetConfig(_Strict):
             raise ValueError("kind 'ecs' needs an 'ecs' block (cluster, service) and no 'asg' block")
         if self.kind is TargetKind.ASG and (self.asg is None or self.ecs is not None):
             raise ValueError("kind 'asg' needs an 'asg' block (group_name) and no 'ecs' block")
+        if self.kind is not TargetKind.ECS and self.instances is not None:
+            raise ValueError("instances: only a target of kind 'ecs' runs on linked instances")
         return self
 
 

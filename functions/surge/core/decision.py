@@ -27,7 +27,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from surge.core.config import ScalingConfig, TargetConfig, TargetKind
+from surge.core.config import LinkedInstances, ScalingConfig, TargetConfig, TargetKind
+from surge.core.instances import InstancePlan, plan_instances
 from surge.core.response import freshest_trend, hold_floor, next_push_start, push_response
 from surge.core.signals import (
     CalendarEvent,
@@ -81,6 +82,7 @@ class Reason(StrEnum):
     WITHIN_TOLERANCE = "within_tolerance"
     LIMITS_ONLY = "limits_only"
     PAUSED = "paused"
+    TARGET_UNAVAILABLE = "target_unavailable"
 
 
 class Decision(BaseModel):
@@ -107,6 +109,9 @@ class Decision(BaseModel):
     group_limits: GroupLimits | None = Field(default=None, description="ASG min/max to set, if they change")
     next_state: TargetState = Field(description="what to remember once this decision is applied")
     dry_run: bool = False
+    instances: InstancePlan | None = Field(
+        default=None, description="ECS on EC2: the linked group's side of this decision (README 'ECS on EC2')"
+    )
 
     @property
     def changes_desired(self) -> bool:
@@ -115,6 +120,14 @@ class Decision(BaseModel):
     @property
     def changes_limits(self) -> bool:
         return self.group_limits is not None
+
+    @property
+    def grows_instances(self) -> bool:
+        return self.instances is not None and self.instances.grows
+
+    @property
+    def shrinks_instances(self) -> bool:
+        return self.instances is not None and self.instances.shrinks
 
 
 # ---------------------------------------------------------------------------------------------- demand
@@ -243,6 +256,8 @@ def decide(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decis
     A paused target (`signals.pause`) is decided exactly as if it were not, then the decision is turned into one
     that changes nothing (`paused_decision`)."""
     decision = _decide_acting(target, signals, now)
+    if target.instances is not None:
+        decision = with_instances(decision, target.instances, signals)
     if signals.pause is None:
         return decision
     return paused_decision(decision, signals.pause, signals, target.scaling)
@@ -262,6 +277,7 @@ def paused_decision(decision: Decision, pause: Pause, signals: TargetSignals, sc
             "winner": Signal.CURRENT,
             "desired_units": kept,
             "group_limits": None,
+            "instances": None,
             "scale_in_allowed_at": None,
             "next_state": signals.state,
             "explanation": f"{_paused_text(pause)}: {_would_text(decision)}",
@@ -291,6 +307,79 @@ def _would_text(decision: Decision) -> str:
             f"({decision.explanation})"
         )
     return f"would keep {current} units, changing nothing ({decision.explanation})"
+
+
+TASKS_SETTLED = frozenset({Reason.AT_TARGET, Reason.WITHIN_TOLERANCE, Reason.SCALE_IN, Reason.STEP_INTERVAL})
+"""The task decisions after which idle instances may go (and only with a fresh demand and a readable table): not
+during a cooldown, a hold, an event, or while a signal is missing (nothing is removed for lack of a signal)."""
+
+
+def with_instances(decision: Decision, linked: LinkedInstances, signals: TargetSignals) -> Decision:
+    """A linked target's decision with its instance side (surge.core.instances): the tasks as decided, the group
+    sized for them; the explanation says both numbers and which waited for which.
+
+    The group unreadable: the tasks still scale (a spike is not lost to the group), the instances stay. The
+    configuration not fitting what is deployed (`LinkedReading.invalid`): nothing changes for the target."""
+    capacity = signals.capacity
+    if capacity is None:
+        return decision
+    reading = capacity.linked
+    if reading is not None and reading.invalid is not None:
+        return decision.model_copy(
+            update={
+                "action": Action.STEADY,
+                "reason": Reason.TARGET_UNAVAILABLE,
+                "winner": Signal.CURRENT,
+                "desired_units": None,
+                "group_limits": None,
+                "scale_in_allowed_at": None,
+                "next_state": signals.state,
+                "explanation": f"{reading.invalid}; nothing changes",
+            }
+        )
+    if reading is None or reading.group is None:
+        why = reading.error if reading is not None and reading.error else "the linked group was not read"
+        return decision.model_copy(
+            update={
+                "explanation": f"{decision.explanation}; instances unchanged: {why} "
+                "(tasks beyond what the instances in service hold wait for placement)"
+            }
+        )
+    plan = plan_instances(
+        linked,
+        reading.group,
+        desired_tasks=capacity.desired_units,
+        running_tasks=capacity.in_service_units,
+        target_tasks=decision.desired_units,
+        allow_scale_in=decision.reason in TASKS_SETTLED
+        and decision.demand_rps is not None
+        and signals.store_error is None,
+    )
+    update: dict[str, object] = {"instances": plan}
+    tasks_from, tasks_to = capacity.desired_units, decision.desired_units
+    if decision.changes_desired and tasks_to is not None and tasks_to > tasks_from:
+        wait = " (tasks wait for placement)" if plan.grows else ""
+        update["explanation"] = f"{decision.explanation}; tasks {tasks_from} -> {tasks_to}, {plan.explanation}{wait}"
+    elif decision.changes_desired:
+        update["explanation"] = (
+            f"{decision.explanation}; tasks {tasks_from} -> {tasks_to} first, {plan.explanation}"
+            + (" until those tasks have stopped (instances wait for tasks)" if not plan.shrinks else "")
+        )
+    elif plan.grows:
+        update |= {
+            "action": Action.SCALE_OUT,
+            "reason": Reason.SCALE_OUT,
+            "explanation": f"{plan.explanation} for {plan.tasks_for_sizing} tasks ({decision.explanation})",
+        }
+    elif plan.shrinks:
+        update |= {
+            "action": Action.SCALE_IN,
+            "reason": Reason.SCALE_IN,
+            "explanation": f"{plan.explanation} after tasks went down to {tasks_from} (instances waited for tasks)",
+        }
+    else:
+        update["explanation"] = f"{decision.explanation}; {plan.explanation}"
+    return decision.model_copy(update=update)
 
 
 def _decide_acting(target: TargetConfig, signals: TargetSignals, now: datetime) -> Decision:

@@ -26,13 +26,15 @@ class Notification(BaseModel):
 
 def compose(changes: list[AppliedChange]) -> Notification | None:
     """One message for a batch of applied changes; None when nothing changed."""
-    real = [c for c in changes if c.from_units != c.to_units or c.group_limits_set]
+    real = [
+        c for c in changes if c.from_units != c.to_units or c.group_limits_set or c.instances_from != c.instances_to
+    ]
     if not real:
         return None
     by_target: dict[str, list[AppliedChange]] = {}
     for change in sorted(real, key=lambda c: (c.applied_at, c.target_id)):
         seen = by_target.setdefault(change.target_id, [])
-        if seen and (seen[-1].from_units, seen[-1].to_units) == (change.from_units, change.to_units):
+        if seen and _counts(seen[-1]) == _counts(change):
             continue  # the same change twice (two overlapping loops, an at-least-once delivery): say it once
         seen.append(change)
     lines = [_line(target_changes) for target_changes in by_target.values()]
@@ -49,6 +51,24 @@ def compose(changes: list[AppliedChange]) -> Notification | None:
     return Notification(subject=subject, text="\n".join(lines), changes=said, dry_run=dry_run)
 
 
+def _counts(change: AppliedChange) -> tuple[int | None, ...]:
+    return (change.from_units, change.to_units, change.instances_from, change.instances_to)
+
+
+def _instances(changes: list[AppliedChange]) -> str:
+    """ECS on EC2: the instances under the tasks, and which waited for which."""
+    moved = [c for c in changes if c.instances_from != c.instances_to]
+    if not moved:
+        return ""
+    first, last = moved[0], moved[-1]
+    tasks = changes[-1]
+    if last.instances_to is not None and last.instances_from is not None and last.instances_to > last.instances_from:
+        wait = " (tasks wait for placement)" if tasks.to_units != tasks.from_units else ""
+    else:
+        wait = f" after tasks went down to {_count(tasks.to_units)}"
+    return f" Instances {_count(first.instances_from)} -> {_count(last.instances_to)}{wait}."
+
+
 def _line(changes: list[AppliedChange]) -> str:
     first, last = changes[0], changes[-1]
     decision = last.decision
@@ -56,7 +76,7 @@ def _line(changes: list[AppliedChange]) -> str:
     marker = "[dry run] " if last.dry_run else ""
     text = (
         f"{marker}{first.target_id}: {_count(first.from_units)} -> {_count(last.to_units)} units{steps}"
-        f" ({decision.action.value.replace('_', ' ')}) at {_time(last.applied_at)}. {_why(last)}"
+        f" ({decision.action.value.replace('_', ' ')}) at {_time(last.applied_at)}.{_instances(changes)} {_why(last)}"
     )
     if decision.action is Action.SCALE_OUT or decision.active_holds or decision.active_events:
         text += f" {_next_scale_in(last)}"

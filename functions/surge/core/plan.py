@@ -33,12 +33,15 @@ def route_for(decisions: list[Decision]) -> Route:
     so its limits and its lower desired count are applied together, after the cooldown and the second look.
     """
     not_shrinking = [d for d in decisions if d.action is not Action.SCALE_IN]
-    growing = [d for d in not_shrinking if d.changes_desired]
+    growing = [d for d in not_shrinking if d.changes_desired or d.grows_instances]
     if any(d.changes_limits for d in not_shrinking) or any(d.winner is Signal.CALENDAR for d in growing):
         return Route.CALENDAR
     if growing:
         return Route.SCALE_OUT
-    if any(d.action is Action.SCALE_IN and (d.changes_desired or d.changes_limits) for d in decisions):
+    if any(
+        d.action is Action.SCALE_IN and (d.changes_desired or d.changes_limits or d.shrinks_instances)
+        for d in decisions
+    ):
         return Route.SCALE_IN
     return Route.STEADY
 
@@ -58,5 +61,7 @@ class AppliedChange(BaseModel):
     group_limits_set: bool
     api_calls: list[str]
     dry_run: bool
+    instances_from: int | None = None
+    instances_to: int | None = None
     applied_at: UtcDatetime
     decision: Decision

@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from surge.core.config import TargetConfig
 from surge.core.errors import describe_validation_error
-from surge.core.signals import Hold, RateSample, units_for_rps
+from surge.core.signals import Hold, RateSample, UtcDatetime, units_for_rps
 
 MAX_AUDIENCE = 10**10
 """More people than exist: an audience above this is a bug in the sender, not a push."""
@@ -126,6 +126,18 @@ def salvage_push(detail: object, event_id: str | None) -> tuple[PushSent, str | 
         note = describe_validation_error(error, prefix="detail", model=PushSent)
         replaced = f"; push_id replaced by {push.push_id!r}" if "push_id" in fields else ""
         return push, f"ignored {note}{replaced}"
+
+
+class PushRejection(BaseModel):
+    """A PushSent event the fast path refused, kept a day by its EventBridge event id (the id PutEvents returned
+    to the sender), so that the sender can learn why (`surge push --wait`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=128)
+    push_id: str | None = Field(default=None, description="the detail's push_id, when it could be read")
+    reason: str = Field(description="the field at fault and what is allowed, as the fast path's log says it")
+    rejected_at: UtcDatetime
 
 
 class Calibration(BaseModel):

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from surge.core.config import ScalingConfig
 from surge.core.decision import Action, Decision, event_floor_units, hold_released
-from surge.core.signals import CalendarEvent, GroupLimits, Hold, Pause, TargetState
+from surge.core.signals import CalendarEvent, CurrentCapacity, GroupLimits, Hold, Pause, TargetState
 
 
 class Outcome(StrEnum):
@@ -54,6 +54,9 @@ class FreshView(_Model):
     current_desired_units: int | None = Field(description="None when the current capacity could not be read")
     current_group_limits: GroupLimits | None = None
     pause: Pause | None = Field(default=None, description="an operator's pause, if the target is paused now")
+    read_capacity: CurrentCapacity | None = Field(
+        default=None, description="the capacity as read now (with an ECS-on-EC2 target's linked group)"
+    )
 
 
 class Reconciled(_Model):

@@ -8,6 +8,8 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from surge.core.instances import LinkedReading
+
 
 def _as_aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
@@ -102,6 +104,7 @@ class CurrentCapacity(_Model):
     desired_units: int = Field(ge=0)
     in_service_units: int = Field(ge=0)
     group_limits: GroupLimits | None = Field(default=None, description="Auto Scaling groups only")
+    linked: LinkedReading | None = Field(default=None, description="ECS on EC2: the linked group, as read")
 
 
 class ShadowCapacity(_Model):

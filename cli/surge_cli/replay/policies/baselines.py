@@ -28,7 +28,7 @@ from surge_cli.replay.policies.common import (
     world_latency,
 )
 from surge_cli.replay.scenario import LoadedScenario, ScenarioError
-from surge_cli.replay.world import Fleet
+from surge_cli.replay.world import LinkedFleet, Units
 
 ALB_PERIOD_SECONDS = 60
 
@@ -47,7 +47,7 @@ def minute_requests(loaded: LoadedScenario, minute_start_seconds: int) -> float:
 
 @dataclass
 class _Static:
-    def tick(self, t_seconds: int, fleet: Fleet) -> None:
+    def tick(self, t_seconds: int, fleet: Units) -> None:
         return None
 
 
@@ -70,11 +70,20 @@ class _Oracle:
             clamp_units(units_at_full_load(rps, capacity), self.loaded) for rps in self.loaded.demand_rps
         ]
 
-    def tick(self, t_seconds: int, fleet: Fleet) -> None:
-        horizon = self.loaded.scenario.target.startup_seconds
+    def _peak_need(self, t_seconds: int, horizon_seconds: int) -> int:
         last = len(self.needed_units) - 1
-        window = self.needed_units[min(t_seconds, last) : min(t_seconds + horizon, last) + 1]
-        fleet.set_desired(t_seconds, max(window))
+        return max(self.needed_units[min(t_seconds, last) : min(t_seconds + horizon_seconds, last) + 1])
+
+    def tick(self, t_seconds: int, fleet: Units) -> None:
+        target = self.loaded.scenario.target
+        instances = target.instances
+        if isinstance(fleet, LinkedFleet) and instances is not None:
+            # The instances first: a task asked for at t needs a free slot at t, so the instances its peak needs
+            # are asked for instances.startup_seconds before that (the tasks' own start-up comes on top).
+            horizon = instances.startup_seconds + target.startup_seconds
+            wanted = math.ceil(self._peak_need(t_seconds, horizon) / instances.tasks_per_instance)
+            fleet.update_group(t_seconds, desired=max(instances.min_units, min(instances.max_units, wanted)))
+        fleet.set_desired(t_seconds, self._peak_need(t_seconds, target.startup_seconds))
 
 
 def run_oracle(loaded: LoadedScenario, progress: ProgressCallback | None = None) -> PolicyRun:
@@ -86,8 +95,14 @@ def run_oracle(loaded: LoadedScenario, progress: ProgressCallback | None = None)
     the newest starting units first, never a unit a nearer second relies on), and capacity is dropped as soon
     as no second within start-up reach needs it. Only the first `startup_seconds` are limited to the initial
     units, as for every policy.
+
+    ECS on EC2 (`target.instances`): the oracle drives the group itself (no managed scaling): at every second
+    t it asks for the instances the tasks of [t, t + instances.startup_seconds + startup_seconds] need
+    (ceil(tasks / tasks_per_instance), clamped to the instances' [min_units, max_units]), before the tasks, so
+    every task it asks for finds a free slot on an instance in service and serves on time; an instance is
+    released as soon as no second within reach needs it (and no task runs on it).
     """
-    return drive("oracle", loaded, _Oracle(loaded), progress)
+    return drive("oracle", loaded, _Oracle(loaded), progress, managed_scaling=False)
 
 
 # ---------------------------------------------------------------------------------------- target tracking
@@ -196,7 +211,7 @@ class TargetTracking:
     def is_asg(self) -> bool:
         return self.loaded.scenario.target.kind == "asg"
 
-    def tick(self, t_seconds: int, fleet: Fleet) -> None:
+    def tick(self, t_seconds: int, fleet: Units) -> None:
         self._run_scheduled(t_seconds, fleet)
         if t_seconds >= ALB_PERIOD_SECONDS and t_seconds % ALB_PERIOD_SECONDS == 0:
             self._close_minute(t_seconds - ALB_PERIOD_SECONDS)
@@ -220,19 +235,19 @@ class TargetTracking:
             value = minute_requests(self.loaded, minute_start) / divisor
         self.pending.append((publish_at, value))
 
-    def _run_scheduled(self, t_seconds: int, fleet: Fleet) -> None:
+    def _run_scheduled(self, t_seconds: int, fleet: Units) -> None:
         for action in takewhile(lambda a: a.at_seconds <= t_seconds, self.scheduled[self._next_scheduled :]):
             self.min_units = action.min_units
             self._next_scheduled += 1
             if fleet.desired_units < self.min_units:  # current capacity below the new minimum: scale out to it
                 self._raise(t_seconds, fleet, self.min_units)
 
-    def _raise(self, t_seconds: int, fleet: Fleet, units: int) -> None:
+    def _raise(self, t_seconds: int, fleet: Units, units: int) -> None:
         fleet.set_desired(t_seconds, units)
         startup = self.loaded.scenario.target.startup_seconds
         self.warm_until_seconds = max(self.warm_until_seconds, t_seconds + startup + ASG_INSTANCE_WARMUP_SECONDS)
 
-    def _evaluate(self, t_seconds: int, fleet: Fleet, value: float) -> None:
+    def _evaluate(self, t_seconds: int, fleet: Units, value: float) -> None:
         """One alarm evaluation (every minute, when the newest datapoint appears); in ALARM, the policy runs."""
         target = self.target_per_unit_per_minute
         maximum = self.loaded.scenario.target.max_units
@@ -370,7 +385,7 @@ class FastAutoscaler:
     """When each GetECSTasks run read the tasks' /nginx_status (the instant its load sample was taken)."""
     capacity_calls: list[float] = field(default_factory=list)
     exact_changes: list[tuple[float, int]] = field(default_factory=list)
-    _fleet: Fleet | None = None
+    _fleet: Units | None = None
     _t_seconds: int = 0
     _snapshot: tuple[int, int] = (0, 0)
     _due_seconds: int | None = 0
@@ -387,7 +402,7 @@ class FastAutoscaler:
         share = (sample_desired - SAMPLE_MIN_DESIRED) / (SAMPLE_MAX_DESIRED - SAMPLE_MIN_DESIRED)
         return round(target.min_units + share * (target.max_units - target.min_units))
 
-    def tick(self, t_seconds: int, fleet: Fleet) -> None:
+    def tick(self, t_seconds: int, fleet: Units) -> None:
         self._fleet, self._t_seconds = fleet, t_seconds
         while self._due_seconds is not None and self._due_seconds <= t_seconds and self._steps is not None:
             try:

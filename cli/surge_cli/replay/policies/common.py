@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from surge_cli.localaws.latency import PROFILES, LatencyModel
 from surge_cli.replay.scenario import LoadedScenario
-from surge_cli.replay.world import Fleet, Second
+from surge_cli.replay.world import Fleet, LinkedFleet, ManagedScaling, Second, Units
 
 ProgressCallback = Callable[[int], None]
 """Called with the number of simulated seconds replayed so far."""
@@ -44,7 +44,7 @@ class PolicyRun:
 class Controller(Protocol):
     """A baseline: looks at the world at second `t` and may change the fleet's desired count."""
 
-    def tick(self, t_seconds: int, fleet: Fleet) -> None: ...
+    def tick(self, t_seconds: int, fleet: Units) -> None: ...
 
 
 def clamp_units(units: int, loaded: LoadedScenario) -> int:
@@ -73,23 +73,58 @@ def world_latency(loaded: LoadedScenario) -> LatencyModel:
     return LatencyModel(PROFILES[config.latency], config.seed)
 
 
-def drive(policy: str, loaded: LoadedScenario, controller: Controller, progress: ProgressCallback | None) -> PolicyRun:
-    """Step the fleet one second at a time; the controller acts at the start of each second."""
+def new_fleet(loaded: LoadedScenario) -> Fleet | LinkedFleet:
+    """The scenario's fleet at t = 0: its units alone, or (`target.instances`) its tasks on their instances."""
     target = loaded.scenario.target
-    fleet = Fleet(target.initial_units, target.startup_seconds)
+    if target.instances is None:
+        return Fleet(target.initial_units, target.startup_seconds)
+    return linked_fleet(loaded)
+
+
+def linked_fleet(loaded: LoadedScenario) -> LinkedFleet:
+    target = loaded.scenario.target
+    spec = target.instances
+    if spec is None:
+        raise ValueError("the scenario's target has no instances")
+    return LinkedFleet(
+        initial_tasks=target.initial_units,
+        task_startup_seconds=target.startup_seconds,
+        tasks_per_instance=spec.tasks_per_instance,
+        instance_startup_seconds=spec.startup_seconds,
+        initial_instances=spec.initial_units,
+        min_instances=spec.min_units,
+        max_instances=spec.max_units,
+    )
+
+
+def fleet_row(fleet: Fleet | LinkedFleet, t_seconds: int, demand_rps: float, unit_capacity_rps: float) -> Second:
+    if isinstance(fleet, LinkedFleet):
+        return fleet.row(t_seconds, demand_rps, unit_capacity_rps)
+    in_service = fleet.in_service_units
+    return Second(t_seconds, demand_rps, fleet.desired_units, in_service, in_service * unit_capacity_rps)
+
+
+def drive(
+    policy: str,
+    loaded: LoadedScenario,
+    controller: Controller,
+    progress: ProgressCallback | None,
+    *,
+    managed_scaling: bool = True,
+) -> PolicyRun:
+    """Step the fleet one second at a time; the controller acts at the start of each second. With
+    `target.instances` the capacity provider's managed scaling acts on the group after it (`managed_scaling`
+    False: the controller drives the group itself, as the oracle does)."""
+    target = loaded.scenario.target
+    fleet = new_fleet(loaded)
+    managed = ManagedScaling() if isinstance(fleet, LinkedFleet) and managed_scaling else None
     rows: list[Second] = []
     for t, demand in enumerate(loaded.demand_rps):
         fleet.advance(t)
         controller.tick(t, fleet)
-        rows.append(
-            Second(
-                t,
-                demand,
-                fleet.desired_units,
-                fleet.in_service_units,
-                fleet.in_service_units * target.unit_capacity_rps,
-            )
-        )
+        if managed is not None and isinstance(fleet, LinkedFleet):
+            managed.tick(t, fleet)
+        rows.append(fleet_row(fleet, t, demand, target.unit_capacity_rps))
         if progress is not None and t % 60 == 59:
             progress(t + 1)
     return PolicyRun(policy=policy, changes=list(fleet.changes), seconds=rows)

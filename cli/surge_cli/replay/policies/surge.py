@@ -34,17 +34,28 @@ from surge_cli.calendar_cli import StackRef, add_entry
 from surge_cli.localaws import LocalAws
 from surge_cli.push_client import push_event_entry
 from surge_cli.replay.policies.baselines import ALB_PERIOD_SECONDS, minute_is_published, minute_requests
-from surge_cli.replay.policies.common import PolicyRun, ProgressCallback
+from surge_cli.replay.policies.common import PolicyRun, ProgressCallback, linked_fleet, whole_second
 from surge_cli.replay.scenario import (
+    CLUSTER,
     HIGH_RESOLUTION_DIMENSIONS,
     HIGH_RESOLUTION_METRIC_NAME,
     HIGH_RESOLUTION_NAMESPACE,
+    LINKED_CAPACITY_PROVIDER,
+    LINKED_GROUP,
     LOAD_BALANCER,
     TARGET_ID,
     LoadedScenario,
     Scenario,
 )
-from surge_cli.replay.world import timeline
+from surge_cli.replay.world import (
+    MANAGED_SCALING_PERIOD_SECONDS,
+    MANAGED_SCALING_TARGET_CAPACITY_PERCENT,
+    MANAGED_SCALING_WARMUP_SECONDS,
+    LinkedFleet,
+    ManagedScaling,
+    Second,
+    timeline,
+)
 from surge_cli.stack import LocalStack, Template, deploy_locally
 
 SCHEDULE_PERIOD_SECONDS = 60
@@ -54,21 +65,41 @@ PUSH_SOURCE = Template.load().parameter_defaults()["PushEventSource"]
 QUIET_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 
+@dataclass(frozen=True)
+class GroupCall:
+    """One capacity call Surge made on the linked group (ECS on EC2), as the world plays it."""
+
+    operation: str
+    """UpdateAutoScalingGroup, SetDesiredCapacity or TerminateInstanceInAutoScalingGroup."""
+    min_size: int | None = None
+    max_size: int | None = None
+    desired: int | None = None
+    decrement_desired: bool = False
+
+
+GROUP_OPERATIONS = ("SetDesiredCapacity", "UpdateAutoScalingGroup", "TerminateInstanceInAutoScalingGroup")
+
+
 @dataclass
 class DesiredRecorder:
     """Every desired count the handlers set, with the simulated instant the call completed (the change is in
-    effect from then), seen on the adapters' clients; `calls` holds every capacity call, changed or not."""
+    effect from then), seen on the adapters' clients; `calls` holds every capacity call, changed or not.
+
+    ECS on EC2 (`target.instances`): every call on the linked group (`replay-instances`) lands in `group_calls`
+    instead of `changes` (the units are the service's tasks); TerminateInstanceInAutoScalingGroup names no group
+    and is taken as the linked group's (the replay has no other)."""
 
     aws: LocalAws
     changes: list[tuple[datetime, int]] = field(default_factory=list)
     calls: list[datetime] = field(default_factory=list)
+    group_calls: list[tuple[datetime, GroupCall]] = field(default_factory=list)
     metrics_requested: int = 0
 
     def install(self) -> None:
         ecs = clients.ecs()
         ecs.meta.events.register("after-call.ecs.UpdateService", self._ecs_updated)
         autoscaling = clients.autoscaling()
-        for operation in ("SetDesiredCapacity", "UpdateAutoScalingGroup"):
+        for operation in GROUP_OPERATIONS:
             autoscaling.meta.events.register(f"before-parameter-build.auto-scaling.{operation}", self._asg_params)
             autoscaling.meta.events.register(f"after-call.auto-scaling.{operation}", self._asg_updated)
         clients.cloudwatch().meta.events.register(
@@ -82,17 +113,108 @@ class DesiredRecorder:
             self.changes.append((self.aws.now(), int(service["desiredCount"])))
 
     @staticmethod
-    def _asg_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    def _asg_params(params: dict[str, Any], context: dict[str, Any], model: Any, **_: Any) -> None:
         context["replay_desired_units"] = params.get("DesiredCapacity")
+        context["replay_group"] = params.get("AutoScalingGroupName", LINKED_GROUP)
+        context["replay_group_call"] = GroupCall(
+            operation=str(model.name),
+            min_size=params.get("MinSize"),
+            max_size=params.get("MaxSize"),
+            desired=params.get("DesiredCapacity"),
+            decrement_desired=bool(params.get("ShouldDecrementDesiredCapacity", False)),
+        )
 
     def _asg_updated(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        if getattr(http_response, "status_code", 500) >= 300:
+            return
+        call = context.get("replay_group_call")
+        if context.get("replay_group") == LINKED_GROUP and isinstance(call, GroupCall):
+            self.calls.append(self.aws.now())
+            self.group_calls.append((self.aws.now(), call))
+            return
         desired = context.get("replay_desired_units")
-        if desired is not None and getattr(http_response, "status_code", 500) < 300:
+        if desired is not None:
             self.calls.append(self.aws.now())
             self.changes.append((self.aws.now(), int(desired)))
 
     def _metric_request(self, params: dict[str, Any], **_: Any) -> None:
         self.metrics_requested += len(params.get("MetricDataQueries", []))
+
+
+@dataclass
+class LinkedWorld:
+    """ECS on EC2: the tasks and the group's instances, played second by second while the replay runs.
+
+    It takes the service's desired counts and the group calls as `DesiredRecorder` saw them (each from the whole
+    second after the call completed, in the order they completed), with the capacity provider's managed scaling
+    acting on top (world.py). Surge reads the group from moto, so every minute, just after managed scaling
+    evaluated, its desired count is written into moto's group (with the harness's own client: it is no call of
+    Surge's); moto's running task count is not the world's (moto runs every desired task at once)."""
+
+    aws: LocalAws
+    loaded: LoadedScenario
+    recorder: DesiredRecorder
+    fleet: LinkedFleet = field(init=False)
+    managed: ManagedScaling = field(default_factory=ManagedScaling)
+    rows: list[Second] = field(default_factory=list)
+    _next_second: int = 0
+    _next_change: int = 0
+    _next_group_call: int = 0
+    _synced_desired: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fleet = linked_fleet(self.loaded)
+        self._synced_desired = self.fleet.group_desired
+
+    def start(self) -> None:
+        first = self.loaded.scenario.start_utc + timedelta(seconds=MANAGED_SCALING_SYNC_OFFSET_SECONDS)
+        self.aws.every(MANAGED_SCALING_PERIOD_SECONDS, self._sync, first=first)
+
+    def _sync(self) -> None:
+        self.step_to(math.floor(_offset(self.loaded.scenario, self.aws.now())))
+        if self.fleet.group_desired != self._synced_desired:
+            self._synced_desired = self.fleet.group_desired
+            self.aws.client("autoscaling").set_desired_capacity(
+                AutoScalingGroupName=LINKED_GROUP, DesiredCapacity=self.fleet.group_desired, HonorCooldown=False
+            )
+
+    def step_to(self, last_second: int) -> None:
+        """Play every second up to `last_second` (within the scenario) not played yet."""
+        scenario = self.loaded.scenario
+        changes, group_calls = self.recorder.changes, self.recorder.group_calls
+        for t in range(self._next_second, min(last_second, scenario.duration_seconds - 1) + 1):
+            self.fleet.advance(t)
+            while True:  # the calls due by t, in the order they completed (the group's before the service's)
+                change = changes[self._next_change] if self._next_change < len(changes) else None
+                group = group_calls[self._next_group_call] if self._next_group_call < len(group_calls) else None
+                if group is not None and (change is None or group[0] <= change[0]):
+                    if whole_second(_offset(scenario, group[0])) > t:
+                        break
+                    self._play_group_call(t, group[1])
+                    self._next_group_call += 1
+                elif change is not None:
+                    if whole_second(_offset(scenario, change[0])) > t:
+                        break
+                    self.fleet.set_desired(t, change[1])
+                    self._next_change += 1
+                else:
+                    break
+            self.managed.tick(t, self.fleet)
+            self.rows.append(self.fleet.row(t, self.loaded.demand_at(t), scenario.target.unit_capacity_rps))
+            self._next_second = t + 1
+
+    def _play_group_call(self, t_seconds: int, call: GroupCall) -> None:
+        if call.operation == "UpdateAutoScalingGroup":
+            self.fleet.update_group(t_seconds, min_size=call.min_size, max_size=call.max_size, desired=call.desired)
+        elif call.operation == "SetDesiredCapacity" and call.desired is not None:
+            self.fleet.set_desired_capacity(t_seconds, call.desired)
+        elif call.operation == "TerminateInstanceInAutoScalingGroup":
+            self.fleet.terminate_instance(t_seconds, decrement_desired=call.decrement_desired)
+
+
+MANAGED_SCALING_SYNC_OFFSET_SECONDS = 0.5
+"""The world writes managed scaling's desired count into moto this long after each whole minute (every call that
+completed by the minute is played by then)."""
 
 
 # ------------------------------------------------------------------------- pushes and calendar entries
@@ -214,25 +336,48 @@ class _HighResolutionPublisher:
 
 def _create_target(aws: LocalAws, scenario: Scenario) -> None:
     target = scenario.target
-    if target.kind == "ecs":
-        world.create_ecs_service(aws, "replay", TARGET_ID, desired_units=target.initial_units)
+    instances = target.instances
+    if instances is not None:  # ECS on EC2: the group and its capacity provider first, then the service on it
+        world.create_auto_scaling_group(
+            aws, LINKED_GROUP, instances.min_units, instances.max_units, instances.initial_units
+        )
+        world.create_capacity_provider(
+            aws,
+            CLUSTER,
+            LINKED_CAPACITY_PROVIDER,
+            LINKED_GROUP,
+            target_capacity_percent=MANAGED_SCALING_TARGET_CAPACITY_PERCENT,
+            instance_warmup_seconds=MANAGED_SCALING_WARMUP_SECONDS,
+        )
+        world.create_ecs_service(
+            aws, CLUSTER, TARGET_ID, desired_units=target.initial_units, capacity_provider=LINKED_CAPACITY_PROVIDER
+        )
+    elif target.kind == "ecs":
+        world.create_ecs_service(aws, CLUSTER, TARGET_ID, desired_units=target.initial_units)
     else:
         world.create_auto_scaling_group(aws, TARGET_ID, target.min_units, target.max_units, target.initial_units)
 
 
 class _Sink(io.TextIOBase):
-    """Swallows the EMF metric lines Powertools prints after every invocation."""
+    """Swallows the EMF metric lines (and log lines) Powertools prints after every invocation, counting their bytes
+    (what Lambda would ship to the function's log group)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes_written = 0
 
     def write(self, text: str) -> int:
+        self.bytes_written += len(text.encode("utf-8"))
         return len(text)
 
 
 @contextlib.contextmanager
-def _quiet_handlers() -> Iterator[None]:
+def _quiet_handlers(*, keep_logs: bool = False) -> Iterator[_Sink]:
     """No Powertools log lines, EMF metrics or traces on stdout during a replay (stdout carries --json).
 
     stdout is process-wide, so the in-process handlers' `print` of EMF lines lands in a sink while the replay
-    runs (metrics stay enabled so Powertools keeps clearing its metric set after each invocation).
+    runs (metrics stay enabled so Powertools keeps clearing its metric set after each invocation). With
+    `keep_logs` the handlers' log lines are written too (into the sink, which counts the bytes: the fleet bench).
     """
     saved_env = {key: os.environ.get(key) for key in QUIET_ENVIRONMENT}
     os.environ.update(QUIET_ENVIRONMENT)
@@ -240,14 +385,21 @@ def _quiet_handlers() -> Iterator[None]:
 
     handler_logger = logging.getLogger(logger.name)  # the standard logger under Powertools' Logger
     saved_disabled = handler_logger.disabled
-    handler_logger.disabled = True
+    handler_logger.disabled = not keep_logs
     clients.reset()
     settings.cache_clear()
+    sink = _Sink()
+    # Powertools' handler holds the sys.stdout of its creation: point it at the sink for the replay's duration
+    streams = [h for h in handler_logger.handlers if isinstance(h, logging.StreamHandler)]
+    saved_streams = [h.setStream(sink) for h in streams]
     try:
-        with contextlib.redirect_stdout(_Sink()), warnings.catch_warnings():
+        with contextlib.redirect_stdout(sink), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="No application metrics to publish")
-            yield
+            yield sink
     finally:
+        for handler, stream in zip(streams, saved_streams, strict=True):
+            if stream is not None:
+                handler.setStream(stream)
         handler_logger.disabled = saved_disabled
         for key, value in saved_env.items():
             if value is None:
@@ -276,6 +428,9 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
         _create_target(aws, scenario)
         recorder = DesiredRecorder(aws)
         recorder.install()
+        linked = LinkedWorld(aws, loaded, recorder) if scenario.target.instances is not None else None
+        if linked is not None:
+            linked.start()
         load_calendar(stack, scenario)
         _AlbPublisher(aws, loaded).start()
         if config.high_resolution_metric_period_seconds is not None:
@@ -294,17 +449,27 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
 
         aws.every(SCHEDULE_PERIOD_SECONDS, scheduled_start, first=aws.now())
         _run(aws, scenario, progress)
+        if linked is not None:
+            linked.step_to(scenario.duration_seconds - 1)
         loop = loop_usage(aws, executions, recorder.metrics_requested)
         details = _details(aws, stack, scenario)
     exact = [(_offset(scenario, when), units) for when, units in recorder.changes]
     target = scenario.target
-    rows = timeline(
-        loaded.demand_rps,
-        exact,
-        initial_units=target.initial_units,
-        startup_seconds=target.startup_seconds,
-        unit_capacity_rps=target.unit_capacity_rps,
-    )
+    if linked is not None:
+        rows = linked.rows
+        details["group_calls"] = [
+            {"t_seconds": round(_offset(scenario, when), 3), **{k: v for k, v in vars(call).items() if v is not None}}
+            for when, call in recorder.group_calls
+        ]
+        details["managed_scaling_actions"] = [{"t_seconds": t, "desired": d} for t, d in linked.managed.actions]
+    else:
+        rows = timeline(
+            loaded.demand_rps,
+            exact,
+            initial_units=target.initial_units,
+            startup_seconds=target.startup_seconds,
+            unit_capacity_rps=target.unit_capacity_rps,
+        )
     whole = [(math.ceil(t - 1e-9), units) for t, units in exact]
     return PolicyRun(
         "surge",
