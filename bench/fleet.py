@@ -43,10 +43,10 @@ from surge_cli.replay.kpis import MONTH_SECONDS
 from surge_cli.replay.policies.surge import (
     LOOP_BUDGET_SECONDS,
     SCHEDULE_PERIOD_SECONDS,
-    _quiet_handlers,
     execution_events,
+    history_instant,
     loop_usage,
-    state_data_bytes,
+    quiet_handlers,
 )
 from surge_cli.stack import Template, deploy_locally
 
@@ -91,7 +91,7 @@ def run_fleet(n_targets: int, calendar_entries: int, minutes: int) -> dict[str, 
     started = time.perf_counter()
     clients.reset()
     with (
-        _quiet_handlers(keep_logs=True) as sink,
+        quiet_handlers(keep_logs=True) as sink,
         LocalAws(start=START, latency="typical", seed=0, interleave_seed=0) as aws,
     ):
         stack = deploy_locally(aws, config)
@@ -114,9 +114,9 @@ def run_fleet(n_targets: int, calendar_entries: int, minutes: int) -> dict[str, 
         setup_seconds = time.perf_counter() - started
         logged_before = sink.bytes_written
         aws.run_until(START + timedelta(seconds=minutes * SCHEDULE_PERIOD_SECONDS + 30))
-        row.update(_measure(aws, executions, n_targets))
-        usage = loop_usage(aws, executions, counter.metrics_requested)
         histories = {arn: execution_events(aws, arn) for arn in executions}
+        usage = loop_usage(aws, executions, counter.metrics_requested, histories)
+        row.update(_measure(aws, histories, usage, n_targets))
         with_data = sum(_log_record_bytes(events, arn, include_data=True) for arn, events in histories.items())
         month_scale = MONTH_SECONDS / (minutes * SCHEDULE_PERIOD_SECONDS)
         row["logs_with_execution_data_usd"] = round(with_data * month_scale / 1024**3 * LOGS_USD_PER_GB_INGESTED, 2)
@@ -215,32 +215,31 @@ def _add_calendar(table: str, config_parameter: str, config: SurgeConfig, per_ta
             add_entry(ref, entry, config)
 
 
-def _measure(aws: LocalAws, executions: list[str], n_targets: int) -> dict[str, Any]:
+def _measure(
+    aws: LocalAws, histories: dict[str, list[dict[str, Any]]], usage: dict[str, Any], n_targets: int
+) -> dict[str, Any]:
+    """How the executions ended, and each iteration's work, from their histories (`usage`: `loop_usage`'s)."""
     sfn = aws.client("stepfunctions")
     outcomes: dict[str, int] = {}
-    sizes: list[int] = []
     work_seconds: list[float] = []
     iterations = 0
-    for arn in executions:
-        description = sfn.describe_execution(executionArn=arn)
-        events = execution_events(aws, arn)
-        status = description["status"]
+    for arn, events in histories.items():
+        status = sfn.describe_execution(executionArn=arn)["status"]
         error = next(
             (e["executionFailedEventDetails"].get("error") for e in events if "executionFailedEventDetails" in e), None
         )
         key = status if error is None else f"{status} ({error})"
         outcomes[key] = outcomes.get(key, 0) + 1
-        sizes.extend(state_data_bytes(events))
         entered_read: datetime | None = None
         for event in events:
             details = event.get("stateEnteredEventDetails")
             if details is None:
                 continue
             if details["name"] == "ReadSignals":
-                entered_read = _instant(event["timestamp"])
+                entered_read = history_instant(event["timestamp"])
                 iterations += 1
             elif details["name"] == "WaitInterval" and entered_read is not None:
-                work_seconds.append((_instant(event["timestamp"]) - entered_read).total_seconds())
+                work_seconds.append((history_instant(event["timestamp"]) - entered_read).total_seconds())
                 entered_read = None
     invocations = aws.invocations
     gb_seconds = sum(i.sim_seconds * i.memory_mb / 1024 for i in invocations)
@@ -248,17 +247,13 @@ def _measure(aws: LocalAws, executions: list[str], n_targets: int) -> dict[str, 
     return {
         "outcome": ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items())),
         "iterations": iterations,
-        "max_state_bytes": max(sizes, default=0),
-        "state_bytes_per_iteration": round(sum(sizes) / per_iteration),
+        "max_state_bytes": usage["max_state_bytes"],
+        "state_bytes_per_iteration": round(usage["state_bytes"] / per_iteration),
         "iteration_work_seconds_p50": round(statistics.median(work_seconds), 3) if work_seconds else None,
         "iteration_work_seconds_max": round(max(work_seconds), 3) if work_seconds else None,
         "lambda_gb_seconds_per_iteration": round(gb_seconds / per_iteration, 4),
-        "state_bytes_per_target": round(max(sizes, default=0) / n_targets),
+        "state_bytes_per_target": round(usage["max_state_bytes"] / n_targets),
     }
-
-
-def _instant(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def print_table(console: Console, rows: list[dict[str, Any]]) -> None:

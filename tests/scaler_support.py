@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from surge.adapters import clients
@@ -146,3 +149,35 @@ def deploy(
 ) -> LocalStack:
     """The template on local AWS; `express_logs` puts each EXPRESS execution's events into its log group."""
     return deploy_locally(aws, SurgeConfig(targets=list(targets)), parameters=parameters, express_logs=express_logs)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bench_module(name: str) -> ModuleType:
+    """`bench/<name>.py` loaded as a module (the bench is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def plant_cpu_target_tracking(application_autoscaling: Any, cluster: str, service: str) -> None:
+    """What an ECS service often has before Surge: Application Auto Scaling target tracking on CPU."""
+    where = {
+        "ServiceNamespace": "ecs",
+        "ResourceId": f"service/{cluster}/{service}",
+        "ScalableDimension": "ecs:service:DesiredCount",
+    }
+    application_autoscaling.register_scalable_target(**where, MinCapacity=2, MaxCapacity=50)
+    application_autoscaling.put_scaling_policy(
+        **where,
+        PolicyName="cpu-tracking",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 50.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+        },
+    )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from scaler_support import bench_module
 from surge_cli.replay.costs import COST_LINES, GB, StackUsage, monthly_stack_cost
 from surge_cli.replay.kpis import MONTH_SECONDS
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _usage(**changes: object) -> StackUsage:
@@ -59,12 +56,7 @@ def test_fixed_lines_follow_the_template_and_the_fleet_not_the_run() -> None:
 
 
 def _fleet() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_fleet", ROOT / "bench" / "fleet.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("fleet")
 
 
 def test_a_fleet_beyond_the_configs_limit_is_reported_in_one_line_not_run() -> None:

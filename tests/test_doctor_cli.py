@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from typer.testing import CliRunner
 
-from scaler_support import LOAD_BALANCER, START, asg_target, deploy, ecs_target
+from scaler_support import LOAD_BALANCER, START, asg_target, deploy, ecs_target, plant_cpu_target_tracking
 from surge_cli import world
 from surge_cli.localaws import LocalAws
 from surge_cli.main import app
@@ -29,22 +29,7 @@ def _stack(aws: LocalAws) -> LocalStack:
 
 def _plant_conflicts(aws: LocalAws) -> None:
     """What a service often has before Surge: ECS target tracking on CPU, and a step policy on the group."""
-    appas = aws.client("application-autoscaling")
-    where = {
-        "ServiceNamespace": "ecs",
-        "ResourceId": "service/prod/api",
-        "ScalableDimension": "ecs:service:DesiredCount",
-    }
-    appas.register_scalable_target(**where, MinCapacity=2, MaxCapacity=50)
-    appas.put_scaling_policy(
-        **where,
-        PolicyName="cpu-tracking",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 50.0,
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
-        },
-    )
+    plant_cpu_target_tracking(aws.client("application-autoscaling"), "prod", "api")
     aws.client("autoscaling").put_scaling_policy(
         AutoScalingGroupName="web",
         PolicyName="cpu-step",

@@ -22,6 +22,7 @@ from surge_cli.localaws import (
     check_seams,
 )
 from surge_cli.localaws.latency import LatencyProfile
+from surge_cli.replay.policies.surge import history_instant
 
 pytestmark = pytest.mark.statemachine
 
@@ -449,12 +450,8 @@ def test_an_express_execution_starts_with_the_express_start_latency() -> None:
             arn = aws.start_execution(machine, {"sleep": 0})
             aws.wait_for(arn)
             (entered,) = [e for e in aws.history_events(arn) if e["type"] == "TaskStateEntered"]
-            starts[type_] = (_instant(entered["timestamp"]) - started).total_seconds()
+            starts[type_] = (history_instant(entered["timestamp"]) - started).total_seconds()
     assert starts == {"EXPRESS": pytest.approx(0.05), "STANDARD": pytest.approx(0.25)}
-
-
-def _instant(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def test_a_busy_or_reclaimed_environment_means_a_cold_start() -> None:

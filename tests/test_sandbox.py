@@ -21,7 +21,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from scaler_support import process_state_reset
+from scaler_support import plant_cpu_target_tracking, process_state_reset
 from surge.core.config import SurgeConfig
 from surge.core.plan import AppliedChange
 from surge_cli.execution_logs import ExecutionLogsError, describe_logging
@@ -359,16 +359,7 @@ def test_doctor_fails_on_a_target_tracking_policy_planted_on_the_stand_in_servic
     Auto Scaling target-tracking policy on the stand-in service is one FAIL line and exit 1."""
     eventually(lambda: runner.invoke(app, ["doctor"]).exit_code == 0, "surge doctor passes on the sandbox")
     appas = client(endpoint, "application-autoscaling")
-    appas.register_scalable_target(**SERVICE, MinCapacity=2, MaxCapacity=50)
-    appas.put_scaling_policy(
-        **SERVICE,
-        PolicyName="cpu-tracking",
-        PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={
-            "TargetValue": 50.0,
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
-        },
-    )
+    plant_cpu_target_tracking(appas, "replay", "api")
     try:
         result = runner.invoke(app, ["doctor"])
     finally:

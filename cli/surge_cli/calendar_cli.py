@@ -36,7 +36,7 @@ from surge.core.calendar import CalendarEntry, resolve_entry
 from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.errors import InvalidInputError, describe_validation_error
 from surge.core.signals import CalendarEvent
-from surge_cli.deployed import stack_outputs
+from surge_cli.deployed import stack_outputs, utc_text
 
 BAD_INPUT_EXIT = 2
 FAILURE_EXIT = 1
@@ -148,14 +148,10 @@ def describe_event(target_id: str, event: CalendarEvent) -> str:
     return (
         f"{target_id}  {event.name!r}  id={event.entry_id}  "
         f"{local_start.isoformat()} -> {local_end.isoformat()} {event.time_zone}  "
-        f"(UTC {_utc(event.start_at)} -> {_utc(event.end_at)})  units={event.units}  "
-        f"from {_utc(event.active_from)} (lead {event.lead_seconds} s), hold {event.hold_after_seconds} s, "
+        f"(UTC {utc_text(event.start_at)} -> {utc_text(event.end_at)})  units={event.units}  "
+        f"from {utc_text(event.active_from)} (lead {event.lead_seconds} s), hold {event.hold_after_seconds} s, "
         f"ramp-down {event.ramp_down_steps} x {event.ramp_down_step_seconds} s"
     )
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------------------------------- .ics

@@ -38,7 +38,7 @@ from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.decision import hold_is_active, window_peak_rps
 from surge.core.errors import InvalidInputError
 from surge.core.signals import Hold, Pause, TargetSignals
-from surge_cli.deployed import AWS_EXIT_CODE, one_line_aws_errors, stack_outputs
+from surge_cli.deployed import AWS_EXIT_CODE, one_line_aws_errors, stack_outputs, utc_text
 
 BAD_INPUT_EXIT_CODE = 2
 
@@ -113,10 +113,6 @@ def caller_arn() -> str:
     return arn
 
 
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _run_setup(action: Any) -> Any:
     """Bad input (a name, a range) exits 2 with its one line, before anything is written."""
     try:
@@ -139,7 +135,7 @@ def check_reason(reason: str | None) -> str | None:
 
 
 def _describe_pause(pause: Pause) -> str:
-    return f"since {_utc(pause.paused_at)} by {pause.paused_by}" + (f" ({pause.reason})" if pause.reason else "")
+    return f"since {utc_text(pause.paused_at)} by {pause.paused_by}" + (f" ({pause.reason})" if pause.reason else "")
 
 
 def pause_command(
@@ -251,13 +247,13 @@ def hold_row(target_id: str, hold: Hold, status: str) -> dict[str, Any]:
         "sized_for_rps": hold.sized_for_rps,
         "baseline_rps": hold.baseline_rps,
         "audience": hold.audience,
-        "started_at": _utc(hold.started_at),
-        "min_until": _utc(hold.min_until),
-        "max_until": _utc(hold.max_until),
+        "started_at": utc_text(hold.started_at),
+        "min_until": utc_text(hold.min_until),
+        "max_until": utc_text(hold.max_until),
         "status": status,
         "active": status == "active",
         "sizing": sizing_text(hold),
-        "released_at": _utc(hold.released_at) if hold.released_at else None,
+        "released_at": utc_text(hold.released_at) if hold.released_at else None,
         "released_by": hold.released_by,
         "calibrated": hold.calibrated,
     }
@@ -348,9 +344,11 @@ def hold_release_command(
 def _release_one(table: str, target: TargetConfig, hold: Hold, doc: str, now: datetime, by: str) -> str:
     for _ in range(RELEASE_ATTEMPTS):
         if hold.released_at is not None:
-            return f"{target.id}: hold {hold.push_id} already released {_utc(hold.released_at)} by {hold.released_by}"
+            return (
+                f"{target.id}: hold {hold.push_id} already released {utc_text(hold.released_at)} by {hold.released_by}"
+            )
         if now >= hold.max_until:
-            return f"{target.id}: hold {hold.push_id} already ended at {_utc(hold.max_until)}; nothing to release"
+            return f"{target.id}: hold {hold.push_id} already ended at {utc_text(hold.max_until)}; nothing to release"
         try:
             released = store.release_hold(table, target.id, hold, doc, now, by)
         except store.HoldChangedError:
@@ -362,7 +360,7 @@ def _release_one(table: str, target: TargetConfig, hold: Hold, doc: str, now: da
         scaling = target.scaling
         return (
             f"{target.id}: released hold {released.push_id} ({released.units} units, sized for "
-            f"{released.sized_for_rps:,.0f} rps) at {_utc(now)} by {by}. It no longer counts: the loop scales in "
+            f"{released.sized_for_rps:,.0f} rps) at {utc_text(now)} by {by}. It no longer counts: the loop scales in "
             f"after its {scaling.scale_in_cooldown_seconds} s cooldown, at most {scaling.max_scale_in_step_units} "
             f"units every {scaling.scale_in_step_interval_seconds} s, never below what the demand needs."
         )

@@ -22,17 +22,13 @@ import typer
 
 from surge.core.errors import InvalidInputError
 from surge_cli.control_cli import JsonOption, StackOption, TargetOption, deployed
-from surge_cli.deployed import SETUP_EXIT_CODE, one_line_aws_errors, stack_outputs
+from surge_cli.deployed import SETUP_EXIT_CODE, one_line_aws_errors, stack_outputs, utc_text
 from surge_cli.execution_logs import read_json_events, state_machine_arn_of
 from surge_cli.ops_cli import check_target, parse_since
 
 LOG_GROUP_OUTPUT = "DecisionLogGroupName"
 SOURCES = {"ScalerStateMachineArn": "loop", "PushFastPathStateMachineArn": "push"}
 PATTERN = "{ $.decision.target_id = * }"
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _source(execution_id: object, machines: Mapping[str, str]) -> str:
@@ -48,7 +44,7 @@ def decision_row(line: Mapping[str, Any], timestamp_ms: int, machines: Mapping[s
     if not isinstance(decision, Mapping) or "target_id" not in decision:
         return None
     return {
-        "at": _utc(datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)),
+        "at": utc_text(datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)),
         "source": _source(line.get("execution_id"), machines),
         "execution_arn": line.get("execution_id"),
         "target_id": decision.get("target_id"),
@@ -108,6 +104,6 @@ def decisions_command(
             typer.echo(json.dumps(row))
         return
     if not rows:
-        typer.echo(f"no decision logged since {_utc(start)} (logs arrive seconds late)")
+        typer.echo(f"no decision logged since {utc_text(start)} (logs arrive seconds late)")
     for row in rows:
         typer.echo(_line(row))

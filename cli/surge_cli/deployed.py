@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -32,6 +33,11 @@ def stack_outputs(stack_name: str, required: tuple[str, ...], client: Any = None
     if missing:
         raise InvalidInputError(f"stack: stack {stack_name!r} has no output {', '.join(missing)} (not a Surge stack?)")
     return outputs
+
+
+def utc_text(moment: datetime) -> str:
+    """An instant as the operator commands print it: ISO 8601 in UTC to the second, `Z`-suffixed."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 SETUP_EXIT_CODE = 2

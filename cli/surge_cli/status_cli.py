@@ -43,7 +43,7 @@ from surge_cli.control_cli import (
     deployed_targets,
     sizing_text,
 )
-from surge_cli.deployed import one_line_aws_errors, stack_outputs
+from surge_cli.deployed import one_line_aws_errors, stack_outputs, utc_text
 from surge_cli.execution_logs import (
     ExecutionLogsError,
     describe_logging,
@@ -59,7 +59,7 @@ _sleep = time.sleep  # tests replace it: `--watch` waits between two redraws
 
 
 def _utc(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else utc_text(moment)
 
 
 def _local(moment: datetime, time_zone: str) -> str:

@@ -372,7 +372,7 @@ class _Sink(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _quiet_handlers(*, keep_logs: bool = False) -> Iterator[_Sink]:
+def quiet_handlers(*, keep_logs: bool = False) -> Iterator[_Sink]:
     """No Powertools log lines, EMF metrics or traces on stdout during a replay (stdout carries --json).
 
     stdout is process-wide, so the in-process handlers' `print` of EMF lines lands in a sink while the replay
@@ -419,7 +419,7 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
     config = scenario.config
     started = time.perf_counter()
     with (
-        _quiet_handlers(),
+        quiet_handlers(),
         LocalAws(
             start=scenario.start_utc, latency=config.latency, seed=config.seed, interleave_seed=config.seed
         ) as aws,
@@ -539,7 +539,8 @@ def execution_events(aws: LocalAws, arn: str) -> list[dict[str, Any]]:
     return aws.history_events(arn)
 
 
-def _instant(value: Any) -> datetime:
+def history_instant(value: Any) -> datetime:
+    """A history event's timestamp (a datetime from moto's backend, epoch seconds or ISO text) as a datetime."""
     if isinstance(value, datetime):
         return value
     if isinstance(value, int | float):
@@ -547,17 +548,25 @@ def _instant(value: Any) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
-def loop_usage(aws: LocalAws, executions: list[str], metrics_requested: int) -> dict[str, Any]:
-    """What the loop did, from the executed history and the harness's Lambda invocations."""
+def loop_usage(
+    aws: LocalAws,
+    executions: list[str],
+    metrics_requested: int,
+    histories: dict[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """What the loop did, from the executed history (read here unless the caller has `histories`, by execution
+    ARN) and the harness's Lambda invocations."""
     transitions = 0
     durations: list[float] = []
     state_sizes: list[int] = []
     for arn in executions:
-        events = execution_events(aws, arn)
+        events = histories[arn] if histories is not None else execution_events(aws, arn)
         transitions += sum(1 for e in events if str(e["type"]).endswith("StateEntered"))
         state_sizes.extend(state_data_bytes(events))
         if events:
-            durations.append((_instant(events[-1]["timestamp"]) - _instant(events[0]["timestamp"])).total_seconds())
+            durations.append(
+                (history_instant(events[-1]["timestamp"]) - history_instant(events[0]["timestamp"])).total_seconds()
+            )
     invocations = aws.invocations
     if aws.latency.profile.idealised:  # handlers take no simulated time: bill their real duration
         warm = sorted(i.wall_seconds for i in invocations if not i.cold_start) or [0.0]
