@@ -1,6 +1,7 @@
 """The fleet bench: one scaler loop over N targets, measured on the real state machine (issue 11's yardstick).
 
-Usage: python bench/fleet.py [--targets 1,10,50,100,500] [--calendar-entries 20] [--minutes 2] [--json FILE]
+Usage: python bench/fleet.py [--targets 1,10,50,100,500] [--calendar-entries 20] [--minutes 2] [--no-one-task]
+                            [--json FILE]
 
 For each N: a local stack (moto, the template's real ASL and handlers, latency profile `typical`) with N ECS
 targets, each behind its own ALB with 15 minutes of RequestCount history, steady traffic (nothing to scale: the
@@ -9,7 +10,7 @@ the next 30 days (only those within the lead horizon can matter now). The loop r
 executions. Printed per N: whether the configuration is accepted at all, how the executions ended (moto's
 Step Functions interpreter enforces the 256 KiB payload quota as AWS does: `States.DataLimitExceeded`), the
 largest state input/output, the bytes of state data per iteration (what an Express log group at level ALL with
-execution data ingests), the work part of one iteration in simulated seconds (ReadSignals entered to
+execution data ingests), the work part of one iteration in simulated seconds (ScaleEveryShard entered to
 WaitInterval entered, under the latency model: what a 5 s loop interval must hold), Lambda GB-seconds and
 metrics requested per iteration, and wall seconds.
 """
@@ -30,12 +31,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from surge.adapters import clients
-from surge.core.calendar import CalendarEntry
+from surge.adapters import clients, store
 from surge.core.config import SurgeConfig
 from surge.core.errors import describe_validation_error
+from surge.core.signals import CalendarEvent
 from surge_cli import world
-from surge_cli.calendar_cli import StackRef, add_entry
 from surge_cli.localaws import LocalAws
 from surge_cli.localaws.express_logs import log_events, log_records
 from surge_cli.replay.costs import COST_LINES, LOGS_USD_PER_GB_INGESTED, StackUsage, monthly_stack_cost
@@ -55,6 +55,7 @@ CLUSTER = "fleet"
 RPS_PER_TARGET = 1_350.0
 """10 units at 200 rps and 70 % utilization serve up to 1,400 rps: nothing to scale, in or out."""
 HISTORY_MINUTES = 15
+DEFAULT_TARGETS_PER_SHARD = int(Template.load().parameter_defaults()["TargetsPerShard"])
 STATE_QUOTA_BYTES = 262_144
 """Step Functions' payload quota per state input/output (256 KiB, UTF-8):
 https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html"""
@@ -83,9 +84,16 @@ def fleet_config(n_targets: int) -> SurgeConfig | str:
         return describe_validation_error(error)
 
 
-def run_fleet(n_targets: int, calendar_entries: int, minutes: int) -> dict[str, Any]:
+def run_fleet(
+    n_targets: int, calendar_entries: int, minutes: int, targets_per_shard: int = DEFAULT_TARGETS_PER_SHARD
+) -> dict[str, Any]:
     config = fleet_config(n_targets)
-    row: dict[str, Any] = {"targets": n_targets, "calendar_entries_per_target": calendar_entries}
+    row: dict[str, Any] = {
+        "targets": n_targets,
+        "minutes": minutes,
+        "calendar_entries_per_target": calendar_entries,
+        "targets_per_shard": targets_per_shard,
+    }
     if isinstance(config, str):
         return {**row, "outcome": f"config refused: {config}"}
     started = time.perf_counter()
@@ -94,12 +102,12 @@ def run_fleet(n_targets: int, calendar_entries: int, minutes: int) -> dict[str, 
         quiet_handlers(keep_logs=True) as sink,
         LocalAws(start=START, latency="typical", seed=0, interleave_seed=0) as aws,
     ):
-        stack = deploy_locally(aws, config)
+        stack = deploy_locally(aws, config, parameters={"TargetsPerShard": str(targets_per_shard)})
         for index, target in enumerate(config.targets):
             assert target.ecs is not None
             world.create_ecs_service(aws, CLUSTER, target.ecs.service, desired_units=10)
             _publish_history(aws, index)
-        _add_calendar(stack.table_name, stack.config_parameter, config, calendar_entries)
+        _add_calendar(stack.table_name, config, calendar_entries)
         aws.every(60, lambda: _publish_last_minute(aws, n_targets), first=START + timedelta(seconds=60))
         executions: list[str] = []
         for minute in range(minutes):
@@ -113,7 +121,10 @@ def run_fleet(n_targets: int, calendar_entries: int, minutes: int) -> dict[str, 
         counter.install()
         setup_seconds = time.perf_counter() - started
         logged_before = sink.bytes_written
-        aws.run_until(START + timedelta(seconds=minutes * SCHEDULE_PERIOD_SECONDS + 30))
+        simulated_seconds = minutes * SCHEDULE_PERIOD_SECONDS + 30
+        run_started = time.perf_counter()
+        aws.run_until(START + timedelta(seconds=simulated_seconds))
+        run_wall_seconds = time.perf_counter() - run_started
         histories = {arn: execution_events(aws, arn) for arn in executions}
         usage = loop_usage(aws, executions, counter.metrics_requested, histories)
         row.update(_measure(aws, histories, usage, n_targets))
@@ -144,6 +155,8 @@ def run_fleet(n_targets: int, calendar_entries: int, minutes: int) -> dict[str, 
         **row,
         "setup_wall_seconds": round(setup_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "run_wall_seconds": round(run_wall_seconds, 1),
+        "simulated_seconds_per_wall_second": round(simulated_seconds / run_wall_seconds, 1),
     }
 
 
@@ -175,14 +188,26 @@ class _RequestCounter:
 
     def _write(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name in ("PutItem", "UpdateItem", "DeleteItem"):
-            size = len(json.dumps(params.get("Item") or params.get("Key") or {}))
-            self.write_units += max(1, math.ceil(size / 1024))
+            self.write_units += max(1, math.ceil(_item_bytes(params.get("Item") or params.get("Key") or {}) / 1024))
+        elif model.name == "BatchWriteItem":
+            for requests in params.get("RequestItems", {}).values():
+                for request in requests:
+                    item = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
+                    self.write_units += max(1, math.ceil(_item_bytes(item or {}) / 1024))
 
     def _read(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == "GetItem":
-            self.read_units += max(1, math.ceil(len(json.dumps(parsed.get("Item", {}))) / 4096))
+            self.read_units += max(1, math.ceil(_item_bytes(parsed.get("Item", {})) / 4096))
         elif model.name == "Query":
-            self.read_units += max(1, math.ceil(len(json.dumps(parsed.get("Items", []))) / 4096))
+            # A Query's filter leaves items out of the answer, not out of the bill: it reads ScannedCount items.
+            returned = parsed.get("Items", [])
+            scale = parsed.get("ScannedCount", len(returned)) / max(len(returned), 1)
+            self.read_units += max(1, math.ceil(_item_bytes(returned) * scale / 4096))
+
+
+def _item_bytes(value: Any) -> int:
+    """An item's size, about as DynamoDB counts it (binary attributes by their length)."""
+    return len(json.dumps(value, default=lambda blob: "x" * len(blob)))
 
 
 def _log_record_bytes(events: list[dict[str, Any]], execution_arn: str, *, include_data: bool) -> int:
@@ -204,15 +229,17 @@ def _publish_last_minute(aws: LocalAws, n_targets: int) -> None:
         world.publish_request_count(aws, load_balancer(index), minute, RPS_PER_TARGET * 60)
 
 
-def _add_calendar(table: str, config_parameter: str, config: SurgeConfig, per_target: int) -> None:
-    ref = StackRef(table=table, config_parameter=config_parameter)
+def _add_calendar(table: str, config: SurgeConfig, per_target: int) -> None:
+    """`per_target` one-hour events of 50 units per target, spread over the next 30 days (none can matter now)."""
     for target in config.targets:
+        events = []
         for k in range(per_target):
             start = START + timedelta(days=1 + 29 * k / max(per_target, 1), hours=2)
-            entry = CalendarEntry(
-                name=f"event-{k}", target_id=target.id, start=start, end=start + timedelta(hours=1), units=50
+            end = start + timedelta(hours=1)
+            events.append(
+                CalendarEvent(entry_id=f"{target.id}-{k}", name=f"e{k}", start_at=start, end_at=end, units=50)
             )
-            add_entry(ref, entry, config)
+        store.put_calendar_events(table, target.id, events)
 
 
 def _measure(
@@ -235,7 +262,7 @@ def _measure(
             details = event.get("stateEnteredEventDetails")
             if details is None:
                 continue
-            if details["name"] == "ReadSignals":
+            if details["name"] == "ScaleEveryShard":
                 entered_read = history_instant(event["timestamp"])
                 iterations += 1
             elif details["name"] == "WaitInterval" and entered_read is not None:
@@ -260,6 +287,7 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
     table = Table(title="Fleet bench: one loop over N targets (latency typical, steady traffic)")
     for column in (
         "targets",
+        "per shard",
         "calendar/target",
         "executions",
         "iterations",
@@ -268,15 +296,16 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
         "state bytes/iteration",
         "work s/iteration p50 / max",
         "Lambda GB-s/iteration",
-        "wall s",
+        "sim s / wall s",
     ):
         table.add_column(column, justify="right")
     for row in rows:
         if "iterations" not in row:
-            table.add_row(str(row["targets"]), str(row["calendar_entries_per_target"]), row["outcome"], *[""] * 7)
+            table.add_row(str(row["targets"]), "", str(row["calendar_entries_per_target"]), row["outcome"], *[""] * 7)
             continue
         table.add_row(
             str(row["targets"]),
+            str(row["targets_per_shard"]),
             str(row["calendar_entries_per_target"]),
             row["outcome"],
             str(row["iterations"]),
@@ -285,7 +314,7 @@ def print_table(console: Console, rows: list[dict[str, Any]]) -> None:
             f"{row['state_bytes_per_iteration']:,}",
             f"{row['iteration_work_seconds_p50']} / {row['iteration_work_seconds_max']}",
             f"{row['lambda_gb_seconds_per_iteration']}",
-            f"{row['wall_seconds']}",
+            f"{row['simulated_seconds_per_wall_second']}",
         )
     console.print(table)
 
@@ -306,6 +335,12 @@ def print_costs(console: Console, rows: list[dict[str, Any]]) -> None:
 
 DEFAULT_FLEETS = (1, 10, 50, 100, 500)
 DEFAULT_CALENDAR_ENTRIES = 20
+LONG_RUN_MAX_TARGETS = 50
+"""Fleets above this run one scheduled execution instead of `minutes` (the replay's wall time grows with the fleet);
+the monthly figures scale each run to a month either way."""
+ONE_TASK_COMPARISON = 50
+"""The fan-out choice, measured: 50 targets in one shard (one ReadSignals, one DecideCapacity, one ApplyCapacity
+for all of them: the single batched task) beside the same 50 in shards of the default size."""
 
 
 def fleet_bench(
@@ -313,12 +348,16 @@ def fleet_bench(
     fleets: tuple[int, ...] = DEFAULT_FLEETS,
     calendar_entries: int = DEFAULT_CALENDAR_ENTRIES,
     minutes: int = 2,
+    compare_one_task: bool = True,
 ) -> list[dict[str, Any]]:
     """Every fleet size, printed as two tables (the loop, then the monthly cost); the rows for `--json`."""
     rows = []
-    for n in fleets:
-        rows.append(run_fleet(n, calendar_entries, minutes))
-        console.print(f"fleet of {n}: {rows[-1]['outcome']}", style="dim")
+    runs = [(n, DEFAULT_TARGETS_PER_SHARD) for n in fleets]
+    if compare_one_task:
+        runs.append((ONE_TASK_COMPARISON, ONE_TASK_COMPARISON))
+    for n, per_shard in runs:
+        rows.append(run_fleet(n, calendar_entries, minutes if n <= LONG_RUN_MAX_TARGETS else 1, per_shard))
+        console.print(f"fleet of {n} in shards of {per_shard}: {rows[-1]['outcome']}", style="dim")
     print_table(console, rows)
     print_costs(console, rows)
     return rows
@@ -331,11 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         "--calendar-entries", type=int, default=DEFAULT_CALENDAR_ENTRIES, help="upcoming calendar entries per target"
     )
     parser.add_argument("--minutes", type=int, default=2, help="scheduled executions to run")
+    parser.add_argument("--no-one-task", action="store_true", help="skip the 50-targets-in-one-shard comparison")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     console = Console(width=170)
     fleets = tuple(int(part) for part in args.targets.split(","))
-    rows = fleet_bench(console, fleets, args.calendar_entries, args.minutes)
+    rows = fleet_bench(console, fleets, args.calendar_entries, args.minutes, not args.no_one_task)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

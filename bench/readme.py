@@ -243,35 +243,57 @@ def fleet_table(report: dict[str, Any]) -> str:
     if not rows:
         return "(run the full bench for the fleet)"
     lines = [
-        "| targets | executions | iterations in 2 min | largest state | of the 256 KiB quota "
-        "| state bytes per iteration | work per iteration p50 / max | Lambda GB-s per iteration | wall s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| targets | per shard | executions | iterations | largest state | of the 256 KiB quota "
+        "| state bytes per iteration | work per iteration p50 / max | Lambda GB-s per iteration "
+        "| simulated s per wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "iterations" not in r:
-            lines.append(f"| {r['targets']} | {r['outcome']} | | | | | | | |")
+            lines.append(f"| {r['targets']} | | {r['outcome']} | | | | | | | |")
             continue
         lines.append(
-            f"| {r['targets']} | {r['outcome']} | {r['iterations']} | {r['max_state_bytes']:,} B "
-            f"| {r['max_state_bytes'] / 262_144:.0%} | {r['state_bytes_per_iteration']:,} B "
+            f"| {r['targets']} | {r['targets_per_shard']} | {r['outcome']} | {r['iterations']} in {r['minutes']} min "
+            f"| {r['max_state_bytes']:,} B | {r['max_state_bytes'] / 262_144:.0%} "
+            f"| {r['state_bytes_per_iteration']:,} B "
             f"| {r['iteration_work_seconds_p50']} s / {r['iteration_work_seconds_max']} s "
-            f"| {r['lambda_gb_seconds_per_iteration']} | {r['wall_seconds']} |"
+            f"| {r['lambda_gb_seconds_per_iteration']} | {r['simulated_seconds_per_wall_second']} |"
         )
-    measured = _measured_fleets(report)
-    if len(measured) >= 2:
-        small, large = measured[0], measured[-1]
-        per_target = (large["max_state_bytes"] - small["max_state_bytes"]) / (large["targets"] - small["targets"])
+    sharded = [r for r in _measured_fleets(report) if r["targets_per_shard"] < r["targets"] or r["targets"] == 1]
+    if len(sharded) >= 2:
+        small, large = sharded[0], sharded[-1]
         lines += [
             "",
-            f"The largest state grows by about {per_target:,.0f} B per target ({small['targets']} to "
-            f"{large['targets']} targets): at that rate the 256 KiB quota is reached at about "
-            f"{262_144 / per_target:,.0f} targets.",
+            f"The largest state: {small['max_state_bytes']:,} B at {small['targets']} target(s), "
+            f"{large['max_state_bytes']:,} B at {large['targets']} targets: no state carries more than one shard's "
+            "targets, so it no longer grows with the fleet.",
+        ]
+    one_task = next((r for r in _measured_fleets(report) if r["targets_per_shard"] >= r["targets"] > 1), None)
+    same = next((r for r in sharded if one_task is not None and r["targets"] == one_task["targets"]), None)
+    if one_task is not None and same is not None:
+        lines += [
+            "",
+            f"The fan-out, measured on {one_task['targets']} targets: in one shard (one ReadSignals, DecideCapacity "
+            f"and ApplyCapacity for all of them, the single batched task) the largest state is "
+            f"{one_task['max_state_bytes']:,} B and an iteration's work takes "
+            f"{one_task['iteration_work_seconds_p50']} s (p50) / {one_task['iteration_work_seconds_max']} s (max), "
+            f"{one_task['lambda_gb_seconds_per_iteration']} "
+            f"GB-s; in shards of {same['targets_per_shard']}: {same['max_state_bytes']:,} B, "
+            f"{same['iteration_work_seconds_p50']} s / {same['iteration_work_seconds_max']} s, "
+            f"{same['lambda_gb_seconds_per_iteration']} GB-s.",
         ]
     return "\n".join(lines)
 
 
-def stack_costs_table(report: dict[str, Any]) -> str:
+def _priced_fleets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cost table's columns: the fleets in shards of the default size (not the one-task comparison)."""
     rows = _measured_fleets(report)
+    default = min((r["targets_per_shard"] for r in rows), default=0)
+    return [r for r in rows if r["targets_per_shard"] == default]
+
+
+def stack_costs_table(report: dict[str, Any]) -> str:
+    rows = _priced_fleets(report)
     if not rows:
         return "(run the full bench for the stack's costs)"
     header = " | ".join(f"{r['targets']} target{'s' if r['targets'] != 1 else ''}" for r in rows)

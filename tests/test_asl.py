@@ -10,6 +10,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+from surge_cli.graph import drawn_states
 from surge_cli.stack import Template, TemplateError, check_substitutions, placeholders, substitute
 
 TEMPLATE = Template.load()
@@ -27,8 +28,13 @@ def substituted(machine_id: str = "ScalerStateMachine") -> dict[str, Any]:
     return parsed
 
 
+def every_state(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Top-level states and those of a Map's iteration (the scaler's shards), by name (unique machine-wide)."""
+    return {name: dict(state) for name, (state, _) in drawn_states(definition).items()}
+
+
 def tasks(machine_id: str = "ScalerStateMachine") -> dict[str, dict[str, Any]]:
-    return {name: state for name, state in substituted(machine_id)["States"].items() if state["Type"] == "Task"}
+    return {name: state for name, state in every_state(substituted(machine_id)).items() if state["Type"] == "Task"}
 
 
 def test_the_template_has_the_scaler_and_the_push_fast_path() -> None:
@@ -137,7 +143,7 @@ def test_retries_match_our_exception_class_names() -> None:
 @every_machine
 def test_state_names_are_pascal_case_and_every_state_is_reachable(machine_id: str) -> None:
     definition = substituted(machine_id)
-    states = definition["States"]
+    states = every_state(definition)
     assert all(re.fullmatch(r"(?:[A-Z][a-z0-9]+)+", name) for name in states), list(states)
     reachable = set()
     pending = [definition["StartAt"]]
@@ -148,13 +154,15 @@ def test_state_names_are_pascal_case_and_every_state_is_reachable(machine_id: st
         reachable.add(name)
         state = states[name]
         nexts = [state.get("Next"), state.get("Default")]
+        if state["Type"] == "Map":
+            nexts.append(state["ItemProcessor"]["StartAt"])
         nexts += [c["Next"] for c in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
         pending += [n for n in nexts if n]
     assert reachable == set(states)
 
 
 def test_waits_and_the_budget_come_from_the_input() -> None:
-    states = substituted()["States"]
+    states = every_state(substituted())
     assert states["WaitInterval"]["SecondsPath"] == "$.loop.interval_seconds"
     assert states["CooldownBeforeScaleIn"]["SecondsPath"] == "$.loop.settle_seconds"
     assert states["ClaimLoop"]["Parameters"]["Payload"]["overrides.$"] == "$"
@@ -167,3 +175,35 @@ def test_waits_and_the_budget_come_from_the_input() -> None:
         "StringEquals": "scale_in",
         "Next": "ScaleIn",
     }
+
+
+def test_the_loop_scales_its_targets_in_shards_with_an_inline_map_within_its_concurrency() -> None:
+    """Only a shard's states carry per-target data; the loop's own states carry ids, times and counters."""
+    states = substituted()["States"]
+    fan_out = states["ScaleEveryShard"]
+    assert fan_out["Type"] == "Map"
+    assert fan_out["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
+    assert fan_out["ItemsPath"] == "$.shards"
+    assert fan_out["ItemSelector"] == {"loop.$": "$.loop", "failures.$": "$.failures", "shard.$": "$$.Map.Item.Value"}
+    # Inline Map runs at most 40 iterations at once:
+    # https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html
+    assert 1 <= fan_out["MaxConcurrency"] <= 40
+    assert fan_out["ResultPath"] == "$.shard_results"
+    inner = fan_out["ItemProcessor"]["States"]
+    assert inner["ReReadSignals"]["Parameters"]["Payload"] == {
+        "loop.$": "$.loop",
+        "failures.$": "$.failures",
+        "fresh": True,
+    }
+    # A shard's every end leaves a small summary, never its targets' data.
+    ends = {name: state for name, state in inner.items() if state.get("End")}
+    assert set(ends) == {"ShardDone", "ShardFailed", "ShardThrottled"}
+    assert all(state["Type"] == "Pass" and "Parameters" in state for state in ends.values())
+    # A shard's task failure ends its iteration (the other shards go on), counted by CheckLease, not the Map.
+    for name, state in inner.items():
+        if state["Type"] == "Task":
+            targets = {c["Next"] for c in state["Catch"]}
+            assert targets <= {"ShardFailed", "ShardThrottled"}, name
+    assert [c["Next"] for c in fan_out["Catch"]] == ["CountFailedIteration"]
+    assert states["WaitInterval"]["Next"] == "CheckLease"
+    assert states["CheckLease"]["Next"] == "KeepLooping"

@@ -286,6 +286,18 @@ def test_capacity_unknown_changes_nothing() -> None:
     assert route_for([decision]) is Route.STEADY
 
 
+def test_a_target_whose_service_does_not_exist_is_unavailable_and_changes_nothing() -> None:
+    signals = _signals(None, samples=_flat(3_000)).model_copy(update={"unavailable": "ecs:DescribeServices: MISSING"})
+    decision = decide(_ecs(), signals, NOW)
+    assert (decision.action, decision.reason, decision.desired_units) == (
+        Action.STEADY,
+        Reason.TARGET_UNAVAILABLE,
+        None,
+    )
+    assert decision.explanation == "target unavailable (ecs:DescribeServices: MISSING); nothing changes"
+    assert route_for([decision]) is Route.STEADY
+
+
 # ------------------------------------------------------------------------------------ high resolution
 
 

@@ -60,7 +60,7 @@ def _fleet() -> ModuleType:
 
 
 def test_a_fleet_beyond_the_configs_limit_is_reported_in_one_line_not_run() -> None:
-    row = _fleet().run_fleet(51, 0, 1)
+    row = _fleet().run_fleet(501, 0, 1)
     assert row["outcome"].startswith("config refused: targets:")
     assert "\n" not in row["outcome"]
     assert "iterations" not in row

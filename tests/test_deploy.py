@@ -502,6 +502,8 @@ def resources_of(action: str, params: dict[str, Any]) -> tuple[str, ...]:
     service = action.split(":")[0]
     if action in NO_RESOURCE_LEVEL:
         return ("*",)
+    if action == "dynamodb:BatchWriteItem":  # authorized per table named
+        return tuple(arn.format("dynamodb") + f"table/{name}" for name in sorted(params["RequestItems"]))
     if service == "dynamodb":
         return (arn.format("dynamodb") + f"table/{params['TableName']}",)
     if action == "ssm:GetParameter":

@@ -237,6 +237,7 @@ def push_table() -> Iterator[tuple[Settings, dict[str, int]]]:
                 "SURGE_EVENT_SOURCE": "surge",
                 "SURGE_DRY_RUN": "false",
                 "SURGE_PUSH_SOURCE": SOURCE,
+                "SURGE_TARGETS_PER_SHARD": "10",
             }
         )
         yield settings_, calls

@@ -26,6 +26,7 @@ from surge_cli import world
 from surge_cli.graph import (
     STATE_MACHINE_FILES,
     build_graph,
+    drawn_states,
     dump_history,
     fetch_execution,
     fetch_history,
@@ -54,7 +55,7 @@ def definition(name: str) -> dict[str, Any]:
 
 
 def node_attrs(source: str, name: str) -> str:
-    match = re.search(rf'^\t"?{re.escape(name)}"? \[(.*)\]$', source, re.MULTILINE)
+    match = re.search(rf'^\t+"?{re.escape(name)}"? \[(.*)\]$', source, re.MULTILINE)
     assert match, f"no node {name} in the DOT source"
     return match.group(1)
 
@@ -123,7 +124,7 @@ def test_each_state_machine_renders_with_every_state(name: str, tmp_path: Path) 
     assert out.read_bytes().startswith(PNG_MAGIC)
     assert out.stat().st_size > 20_000
     source = build_graph(asl).source
-    for state in asl["States"]:
+    for state in drawn_states(asl):
         node_attrs(source, state)
     assert "visit" not in source, "no history, no visit counts"
 
@@ -140,10 +141,14 @@ def test_shapes_choice_rules_and_catch_edges_follow_the_asl() -> None:
     assert "route == scale_out" in edge_attrs(source, "RouteDecision", "ScaleOutNow")[0]
     assert "stop_reason == budget_spent" in edge_attrs(source, "KeepLooping", "HandOverToNextExecution")[0]
     assert "count >= 5" in edge_attrs(source, "TooManyFailedIterations", "LoopFailing")[0]
-    assert "otherwise" in edge_attrs(source, "RouteDecision", "WaitInterval")[0]
-    catch = edge_attrs(source, "ReadSignals", "CountFailedIteration")[0]
+    assert "otherwise" in edge_attrs(source, "RouteDecision", "ShardDone")[0]
+    catch = edge_attrs(source, "ReadSignals", "ShardFailed")[0]
     assert "dashed" in catch
     assert "States.ALL" in catch
+    # The Map's iteration is drawn in a box of its own, entered from the Map and leading back to it.
+    assert "subgraph cluster_ScaleEveryShard" in source
+    assert "each item" in edge_attrs(source, "ScaleEveryShard", "ReadSignals")[0]
+    assert "item done" in edge_attrs(source, "ShardDone", "ScaleEveryShard")[0]
     push = build_graph(definition("push-fast-path")).source
     assert any("PushRejectedError" in attrs for attrs in edge_attrs(push, "RecordPushHold", "SendToDeadLetterQueue"))
 
@@ -247,29 +252,37 @@ def test_a_real_scaler_history_marks_exactly_the_path_taken(aws: LocalAws, tmp_p
     asl = definition("scaler")
     source = build_graph(asl, history).source
 
-    visited = {"ClaimLoop", "IsThisTheOnlyLoop", "ReadSignals", "KeepLooping", "DecideCapacity", "RouteDecision"}
-    visited |= {"ScaleOutNow", "WaitInterval", "HandOverToNextExecution"}
-    marked = {state for state in asl["States"] if "filled" in node_attrs(source, state)}
+    visited = {"ClaimLoop", "IsThisTheOnlyLoop", "ScaleEveryShard", "ReadSignals", "DecideCapacity"}
+    visited |= {"RouteDecision", "ScaleOutNow", "ShardDone", "WaitInterval", "CheckLease", "KeepLooping"}
+    visited |= {"HandOverToNextExecution"}
+    states = drawn_states(asl)
+    marked = {state for state in states if "filled" in node_attrs(source, state)}
     assert marked == visited
-    assert {state for state in asl["States"] if visits(node_attrs(source, state))} == visited
+    assert {state for state in states if visits(node_attrs(source, state))} == visited
     assert visits(node_attrs(source, "ScaleOutNow")) == 1
-    assert visits(node_attrs(source, "ReadSignals")) == visits(node_attrs(source, "KeepLooping")) > 5
+    assert visits(node_attrs(source, "ReadSignals")) == visits(node_attrs(source, "ScaleEveryShard")) > 5
+    assert visits(node_attrs(source, "CheckLease")) == visits(node_attrs(source, "KeepLooping")) > 5
     assert visits(node_attrs(source, "HandOverToNextExecution")) == 1
     assert "#1a7f37" in node_attrs(source, "HandOverToNextExecution"), "success is green"
 
     for tail, head in [
+        ("ScaleEveryShard", "ReadSignals"),
         ("RouteDecision", "ScaleOutNow"),
-        ("ScaleOutNow", "WaitInterval"),
-        ("RouteDecision", "WaitInterval"),
-        ("WaitInterval", "ReadSignals"),
+        ("ScaleOutNow", "ShardDone"),
+        ("RouteDecision", "ShardDone"),
+        ("ShardDone", "ScaleEveryShard"),
+        ("ScaleEveryShard", "WaitInterval"),
+        ("WaitInterval", "CheckLease"),
+        ("KeepLooping", "ScaleEveryShard"),
         ("KeepLooping", "HandOverToNextExecution"),
     ]:
         assert all(is_bold(attrs) for attrs in edge_attrs(source, tail, head)), f"{tail} -> {head}"
     for tail, head in [
         ("RouteDecision", "CooldownBeforeScaleIn"),
-        ("ReadSignals", "CountFailedIteration"),
+        ("ReadSignals", "ShardFailed"),
+        ("CheckLease", "CountFailedIteration"),
         ("IsScaleInStillWanted", "ScaleIn"),
-        ("ScaleIn", "WaitInterval"),
+        ("ScaleIn", "ShardDone"),
     ]:
         assert not any(is_bold(attrs) for attrs in edge_attrs(source, tail, head)), f"{tail} -> {head}"
 

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from scaler_support import START, Loop, deploy, ecs_target
 from surge.adapters import clients
 from surge_cli import world
+from surge_cli.graph import drawn_states
 from surge_cli.localaws import LocalAws
 
 pytestmark = pytest.mark.statemachine
@@ -86,19 +87,44 @@ def test_a_target_throttled_for_20_s_recovers_while_the_others_scale_without_a_f
     api_scaled = _first(loop, "api", 20)
     assert throttled_until <= api_scaled <= throttled_until + timedelta(seconds=10), "at the first try after it"
     assert len(throttled) > 4, "throttled beyond one Retry's attempts"
-    assert _entered(aws, loop.executions, "ThrottledTryNextIteration") >= 1
+    assert _entered(aws, loop.executions, "ShardThrottled") >= 1
+    assert _entered(aws, loop.executions, "ShardFailed") == 0, "throttling is not a failed shard"
     assert _entered(aws, loop.executions, "CountFailedIteration") == 0, "throttling is not a failed iteration"
 
 
 def test_every_capacity_task_sends_a_throttle_outlasting_its_retry_to_the_next_iteration() -> None:
     definition: dict[str, Any] = json.loads(Path("statemachines/scaler.asl.json").read_text())
+    states = {name: state for name, (state, _) in drawn_states(definition).items()}
     appliers = [
         name
-        for name, state in definition["States"].items()
+        for name, state in states.items()
         if state["Type"] == "Task" and "ApplyCapacityFunctionArn" in json.dumps(state.get("Parameters", {}))
     ]
     assert sorted(appliers) == ["PreScaleForEvent", "ScaleIn", "ScaleOutNow"]
     for name in appliers:
-        first = definition["States"][name]["Catch"][0]
+        first = states[name]["Catch"][0]
         assert first["ErrorEquals"] == ["CapacityApiThrottledError"], name
-        assert first["Next"] == "ThrottledTryNextIteration", name
+        assert first["Next"] == "ShardThrottled", name
+
+
+def test_a_target_whose_service_does_not_exist_is_reported_unavailable_while_the_other_scales(
+    aws: LocalAws,
+) -> None:
+    stack = deploy(aws, ecs_target("api"), ecs_target("gone", load_balancer=OTHER_LB))
+    world.create_ecs_service(aws, "prod", "api", desired_units=2)  # "gone" was never created (or was deleted)
+    loop = Loop(aws, stack, lambda minute: 1000.0 if minute >= START else 100.0)
+    loop.read = lambda: {"api": world.ecs_desired(aws, "prod", "api")}
+    loop.start()
+    aws.run_until(START + timedelta(minutes=2))
+
+    assert DATA_VISIBLE <= _first(loop, "api", 20) <= DATA_VISIBLE + timedelta(seconds=5)
+    reasons = {
+        decision["target_id"]: decision["reason"]
+        for arn in loop.executions
+        for event in aws.history(arn)
+        if event.get("stateExitedEventDetails", {}).get("name") == "DecideCapacity"
+        for decision in json.loads(event["stateExitedEventDetails"]["output"])["plan"]["decisions"]
+    }
+    assert reasons["gone"] == "target_unavailable"
+    assert _entered(aws, loop.executions, "ShardFailed") == 0
+    assert _entered(aws, loop.executions, "CountFailedIteration") == 0

@@ -164,8 +164,8 @@ def test_a_push_landing_between_the_reread_and_the_state_write_is_reconciled_aga
     original = steps._fresh_view
     raced: list[bool] = []
 
-    def fresh_then_a_push_lands(target: Any, settings: Any, dry: bool, basis: Any) -> Any:
-        view = original(target, settings, dry, basis)
+    def fresh_then_a_push_lands(target: Any, settings: Any, dry: bool, basis: Any, now: Any) -> Any:
+        view = original(target, settings, dry, basis, now)
         if not raced:
             raced.append(True)
             hold = Hold(

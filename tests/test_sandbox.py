@@ -293,7 +293,7 @@ def test_graph_execution_draws_a_finished_express_scaler_execution_from_its_log_
     assert result.stdout.strip() == str(out)
     assert out.read_bytes().startswith(b"\x89PNG")
     assert describe_logging(endpoint.stack.scaler_arn, sfn).machine_type == "EXPRESS"  # type: ignore[union-attr]
-    assert path.entries[:5] == ["ClaimLoop", "IsThisTheOnlyLoop", "ReadSignals", "KeepLooping", "DecideCapacity"]
+    assert path.entries[:5] == ["ClaimLoop", "IsThisTheOnlyLoop", "ScaleEveryShard", "ReadSignals", "DecideCapacity"]
     assert {"RouteDecision", "WaitInterval", "HandOverToNextExecution"} <= set(path.entries)
     definition, name = fetch_definition(finished, sfn)
     assert name == "surge-ScalerStateMachine"

@@ -3,7 +3,8 @@
 The drawing is made by Graphviz's `dot` (Debian package `graphviz`) through the `graphviz` Python library.
 States are shaped by type (Task box, Choice diamond, Wait hexagon, Pass parallelogram, Succeed double
 ellipse, Fail octagon); Choice edges carry a short text of their rule, Catch edges are dashed and carry the
-error names. Given an execution history (``get_execution_history`` events, local or real), visited states are
+error names. A Map's iteration (the scaler's shard of targets) is drawn inside a dashed box under the Map.
+Given an execution history (``get_execution_history`` events, local or real), visited states are
 filled and show their visit count, the transitions taken (consecutive state entries) are thick and coloured,
 the final state is green (succeeded) or red (failed), and a legend explains the marks.
 """
@@ -89,7 +90,8 @@ class GraphInputError(Exception):
 class Edge:
     source: str
     target: str
-    kind: str  # "next", "choice", "default", "catch", "start", "end" or "history" (taken but not in the ASL)
+    kind: str  # "next", "choice", "default", "catch", "start", "end", "iterate" (a Map into its iteration),
+    # or "history" (taken but not in the ASL)
     label: str = ""
 
 
@@ -113,19 +115,46 @@ class ExecutionPath:
 
 # ---------------------------------------------------------------------------------------------- ASL -> edges
 def state_edges(definition: Mapping[str, Any]) -> list[Edge]:
-    """Every transition the ASL allows, plus the start edge and the end edges."""
+    """Every transition the ASL allows, plus the start edge and the end edges (a Map's iteration: from the Map
+    into its first state, and from its last states back to the Map)."""
     edges = [Edge(START_NODE, str(definition["StartAt"]), "start")]
-    for name, state in definition["States"].items():
-        edges.extend(_edges_of(name, state))
+    for name, (state, scope) in drawn_states(definition).items():
+        edges.extend(_edges_of(name, state, scope))
+        processor = _item_processor(state)
+        if processor is not None:
+            edges.append(Edge(name, str(processor["StartAt"]), "iterate", "each item"))
     return edges
 
 
-def _edges_of(name: str, state: Mapping[str, Any]) -> list[Edge]:
+def drawn_states(definition: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], str | None]]:
+    """Every state drawn, with the Map whose iteration it belongs to (None: a top-level state). A Parallel state
+    is drawn as one box."""
+    found: dict[str, tuple[Mapping[str, Any], str | None]] = {}
+
+    def visit(states: Mapping[str, Any], scope: str | None) -> None:
+        for name, state in states.items():
+            found[name] = (state, scope)
+            processor = _item_processor(state)
+            if processor is not None:
+                visit(processor.get("States", {}), name)
+
+    visit(definition["States"], None)
+    return found
+
+
+def _item_processor(state: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if state.get("Type") != "Map":
+        return None
+    processor = state.get("ItemProcessor") or state.get("Iterator")
+    return processor if isinstance(processor, Mapping) and "StartAt" in processor else None
+
+
+def _edges_of(name: str, state: Mapping[str, Any], scope: str | None = None) -> list[Edge]:
     edges: list[Edge] = []
     if "Next" in state:
         edges.append(Edge(name, state["Next"], "next"))
     if state.get("End"):
-        edges.append(Edge(name, END_NODE, "end"))
+        edges.append(Edge(name, END_NODE, "end") if scope is None else Edge(name, scope, "end", "item done"))
     for rule in state.get("Choices", []):
         edges.append(Edge(name, rule["Next"], "choice", rule_text(rule)))
     if "Default" in state:
@@ -190,8 +219,11 @@ def _short_path(path: str) -> str:
 
 # --------------------------------------------------------------------------------------- history -> path
 def execution_path(definition: Mapping[str, Any], history: Iterable[Mapping[str, Any]]) -> ExecutionPath:
-    """The states an execution entered (top-level states only), the transitions between them and its outcome."""
-    states = definition["States"]
+    """The states an execution entered (top-level ones and those of a Map's iterations), the transitions between
+    them and its outcome. A Map's iterations run side by side and their events interleave: each entry's
+    transition comes from the latest earlier entry that the ASL lets lead to it."""
+    states = drawn_states(definition)
+    allowed = {(edge.source, edge.target) for edge in state_edges(definition)}
     events = sorted(history, key=lambda event: int(event.get("id", 0)))
     path = ExecutionPath()
     failed_since_entry = False
@@ -201,17 +233,23 @@ def execution_path(definition: Mapping[str, Any], history: Iterable[Mapping[str,
             name = str(event.get("stateEnteredEventDetails", {}).get("name", ""))
             if name not in states:
                 continue
-            _record_entry(path, name, failed_since_entry)
+            _record_entry(path, name, failed_since_entry, allowed)
             failed_since_entry = False
-        elif kind.endswith(("Failed", "TimedOut")) and not kind.startswith("Execution"):
+        elif kind.endswith(("Failed", "TimedOut")) and not kind.startswith(("Execution", "MapIteration", "MapState")):
             failed_since_entry = True
         path.status = _status_after(kind, path.status)
     return path
 
 
-def _record_entry(path: ExecutionPath, name: str, after_failure: bool) -> None:
+_LOOK_BACK = 400
+"""Entries searched for a state's predecessor (a Map's iterations interleave at most this deep)."""
+
+
+def _record_entry(path: ExecutionPath, name: str, after_failure: bool, allowed: set[tuple[str, str]]) -> None:
     if path.entries:
-        step = (path.entries[-1], name)
+        earlier = path.entries[-1 : -_LOOK_BACK - 1 : -1]
+        source = next((entry for entry in earlier if (entry, name) in allowed), path.entries[-1])
+        step = (source, name)
         path.taken[step] += 1
         if after_failure:
             path.caught.add(step)
@@ -249,6 +287,9 @@ def _taken_edges(edges: list[Edge], path: ExecutionPath, definition: Mapping[str
     if path.entries:
         taken.add(Edge(START_NODE, path.entries[0], "start"))
         final = definition["States"].get(path.entries[-1], {})
+        for edge in edges:
+            if edge.kind == "end" and edge.target != END_NODE and path.visits[edge.source]:
+                taken.add(edge)  # an iteration's last state, back to its Map
         if final.get("End") and path.status == "SUCCEEDED":
             taken.add(Edge(path.entries[-1], END_NODE, "end"))
     return taken, unknown
@@ -266,8 +307,17 @@ def build_graph(
     taken, unknown = _taken_edges(edges, path, definition) if path is not None else (set(), [])
     graph = _new_graph(title)
     _add_terminals(graph, edges, path)
-    for name, state in definition["States"].items():
-        graph.node(name, **_node_attrs(name, state, path))
+    states = drawn_states(definition)
+    for name, (state, scope) in states.items():
+        if scope is None:
+            graph.node(name, **_node_attrs(name, state, path))
+    for scope in dict.fromkeys(scope for _, scope in states.values() if scope is not None):
+        with graph.subgraph(name=f"cluster_{scope}") as box:
+            box.attr(label=f"{scope}: one iteration per item", style="dashed,rounded", color="#8c959f",
+                     fontsize="10", labeljust="l")  # fmt: skip
+            for name, (state, inner_scope) in states.items():
+                if inner_scope == scope:
+                    box.node(name, **_node_attrs(name, state, path))
     for edge in edges + unknown:
         times = path.taken[(edge.source, edge.target)] if path is not None else 0
         graph.edge(edge.source, edge.target, **_edge_attrs(edge, edge in taken or edge.kind == "history", times, path))
@@ -463,7 +513,7 @@ def check_history_matches(definition: Mapping[str, Any], history: Sequence[Mappi
 
 
 def _all_state_names(definition: Mapping[str, Any]) -> set[str]:
-    """Top-level states and those nested in Parallel branches and Map iterators (drawn as one box each)."""
+    """Top-level states and those nested in Parallel branches and Map iterators."""
     names: set[str] = set()
     for name, state in definition.get("States", {}).items():
         names.add(name)

@@ -2,7 +2,13 @@
 
 Every Lambda task receives the whole state data (`$`) and returns it with its own part added, so the
 state machine needs no ResultPath gymnastics (`OutputPath: $.Payload`) and each step's input and output are
-visible in the console. `config` travels with the execution: it is read once per execution by ClaimLoop.
+visible in the console.
+
+What flows is bounded whatever the number of targets: the loop's own states carry ids, times and counters (the
+configuration by its version: ClaimLoop keeps the document in the table under that version, read once per
+container); the targets are scaled in shards of at most `targets_per_shard` by an inline Map, and only a shard's
+states carry its targets' configuration, signals and decisions (each Map iteration's graph in the console shows
+them). The ALB minutes read earlier live in the table beside each target's state, not in `$`.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from surge.core.config import SurgeConfig
 from surge.core.plan import AppliedChange, Plan
-from surge.core.signals import Hold, RateSample, TargetSignals, UtcDatetime
+from surge.core.signals import Hold, TargetSignals, UtcDatetime
 
 DIRECT_INVOKE = "direct-invoke"
 RECORD_ERROR_KEY = "record_error"
@@ -47,9 +53,11 @@ class LoopContext(_Payload):
     deadline: UtcDatetime
     interval_seconds: int = Field(ge=1, le=60)
     settle_seconds: int = Field(ge=0, le=300)
-    alb_samples: dict[str, list[RateSample]] = Field(
-        default_factory=dict, description="the last ALB minutes read, per target, reused until a newer can exist"
+    config_version: str | None = Field(
+        default=None, description="the configuration this execution runs on (its document is in the table)"
     )
+    targets_per_shard: int = Field(default=10, ge=1, le=50, description="targets per Map iteration")
+    shard: int | None = Field(default=None, ge=0, description="the shard this state scales (None: the whole loop)")
 
 
 class FailureCount(_Payload):
@@ -68,21 +76,52 @@ class StopReason(StrEnum):
     LEASE_LOST = "lease_lost"
 
 
-class LoopEnvelope(_Payload):
-    """What every state of the loop carries."""
+class LoopState(_Payload):
+    """What the loop's own states carry (ClaimLoop, CheckLease, the Map and the Waits): no per-target data."""
 
     loop: LoopContext
-    config: SurgeConfig
     failures: FailureCount = Field(default_factory=FailureCount)
     last_error: TaskError | None = None
 
 
-class ClaimLoopOutput(LoopEnvelope):
+class LoopEnvelope(LoopState):
+    """What every state of a shard carries: its targets' configuration besides the loop's."""
+
+    config: SurgeConfig
+
+
+class ShardSummary(_Payload):
+    """What one Map iteration leaves for the loop (the ShardDone / ShardFailed / ShardThrottled Pass states), in
+    the order of the shards."""
+
+    failed: bool = False
+    throttled: bool = False
+    error: str | None = None
+
+
+class ClaimLoopOutput(LoopState):
     lease_held: bool
+    shards: list[int] = Field(description="the Map's items: one per shard of targets")
 
 
-class ReadSignalsInput(LoopEnvelope):
+class CheckLeaseInput(LoopState):
+    """The loop after a Wait: what the shards of the last iteration left (ShardSummary each)."""
+
+    lease_held: bool | None = None
+    shards: list[int] = Field(default_factory=list)
+    shard_results: list[ShardSummary] = Field(default_factory=list)
+    stop_reason: StopReason | None = None
+
+
+class CheckLeaseOutput(LoopState):
+    shards: list[int]
+    stop_reason: StopReason | None = None
+
+
+class ReadSignalsInput(LoopState):
     # Earlier states' parts may still be present in `$` (a loop carries its data round).
+    config: SurgeConfig | None = None
+    shard: int | None = Field(default=None, ge=0, description="the Map item: which shard of targets to read")
     lease_held: bool | None = None
     signals: list[TargetSignals] | None = None
     read_at: UtcDatetime | None = None

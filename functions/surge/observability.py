@@ -86,6 +86,9 @@ TARGET_GAUGES: Mapping[str, MetricUnit] = {
     "CalendarFloorUnits": MetricUnit.Count,
 }
 """The per-target gauges, 5 custom metrics per target (one per name, dimensions service, Stack, Target)."""
+TARGET_CONDITIONS: Mapping[str, MetricUnit] = {"TargetUnavailable": MetricUnit.Count}
+"""Per-target metrics printed only while the condition holds (`TargetUnavailable`: the target's service or group
+does not exist, is not active, or is refused): never billed for a target that never had it; alarm on them."""
 
 
 def publish_target_gauges(target_id: str, values: Mapping[str, float | None]) -> None:
@@ -98,5 +101,5 @@ def publish_target_gauges(target_id: str, values: Mapping[str, float | None]) ->
     gauges.add_dimension(name=STACK_DIMENSION, value=stack_name())
     gauges.add_dimension(name=TARGET_DIMENSION, value=target_id)
     for name, value in known.items():
-        gauges.add_metric(name=name, unit=TARGET_GAUGES[name], value=value)
+        gauges.add_metric(name=name, unit={**TARGET_GAUGES, **TARGET_CONDITIONS}[name], value=value)
     gauges.flush_metrics()

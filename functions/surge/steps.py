@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from surge.adapters import capacity, config_source, decision_events, store
-from surge.adapters.errors import SurgeTransientError
+from surge.adapters.errors import ConfigInvalidError, SurgeTransientError, transient_as_retryable
 from surge.adapters.metrics_reader import ALB_PERIOD_SECONDS, MetricReadings, read_request_metrics
 from surge.adapters.settings import Settings
 from surge.core.calendar import events_that_can_matter
@@ -34,6 +34,8 @@ from surge.core.signals import (
 from surge.models import (
     ApplyCapacityInput,
     ApplyCapacityOutput,
+    CheckLeaseInput,
+    CheckLeaseOutput,
     ClaimLoopInput,
     ClaimLoopOutput,
     DecideCapacityInput,
@@ -53,7 +55,7 @@ _METRIC_BY_ACTION = {Action.SCALE_OUT: "ScaleOut", Action.SCALE_IN: "ScaleIn", A
 
 
 def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> ClaimLoopOutput:
-    """Load the configuration and claim the loop lease for this execution."""
+    """Load the configuration, keep it in the table under its version, and claim the loop lease."""
     loaded = config_source.load_effective_config(
         settings.config_parameter_name, settings.operator_config_parameter_name
     )
@@ -61,12 +63,16 @@ def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> Clai
     interval = event.overrides.interval_seconds or min(t.scaling.loop_interval_seconds for t in config.targets)
     settle = event.overrides.settle_seconds if event.overrides.settle_seconds is not None else interval
     budget = event.overrides.budget_seconds
+    with transient_as_retryable("dynamodb:PutItem (configuration)"):
+        version = store.put_config(settings.table_name, config, now)
     loop = LoopContext(
         execution_id=event.execution_id,
         started_at=event.started_at,
         deadline=event.started_at + timedelta(seconds=budget),
         interval_seconds=interval,
         settle_seconds=settle,
+        config_version=version,
+        targets_per_shard=settings.targets_per_shard,
     )
     held = store.claim_lease(
         settings.table_name, event.execution_id, event.started_at, now, lease_seconds=budget + 2 * interval
@@ -76,25 +82,95 @@ def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> Clai
         "loop claimed" if held else "another loop holds the lease",
         extra={
             "loop": loop.model_dump(mode="json"),
+            "targets": len(config.targets),
             "config_versions": {
                 "template": loaded.template.version,
                 "operator": loaded.operator.version if loaded.operator else None,
+                "effective": version,
             },
         },
     )
-    return ClaimLoopOutput(loop=loop, config=config, failures=FailureCount(), lease_held=held)
+    shards = shard_indexes(len(config.targets), settings.targets_per_shard)
+    return ClaimLoopOutput(loop=loop, failures=FailureCount(), lease_held=held, shards=shards)
+
+
+def loop_turn(
+    event: ClaimLoopInput | CheckLeaseInput, settings: Settings, now: datetime
+) -> ClaimLoopOutput | CheckLeaseOutput:
+    """ClaimLoop's start of an execution, or CheckLease's turn between two iterations."""
+    if isinstance(event, ClaimLoopInput):
+        return claim_loop(event, settings, now)
+    return check_lease(event, settings, now)
+
+
+def shard_indexes(n_targets: int, targets_per_shard: int) -> list[int]:
+    """The Map's items: shard i scales the targets i * targets_per_shard up to the next shard's first."""
+    return list(range(-(-n_targets // targets_per_shard)))
+
+
+def shard_of(config: SurgeConfig, shard: int | None, targets_per_shard: int) -> SurgeConfig:
+    """The targets one shard scales, in configuration order (the whole configuration outside the Map)."""
+    if shard is None:
+        return config
+    targets = config.targets[shard * targets_per_shard : (shard + 1) * targets_per_shard]
+    if not targets:
+        raise ConfigInvalidError(f"shard: {shard} is beyond the {len(config.targets)} targets of this configuration")
+    return SurgeConfig(targets=targets)
+
+
+def check_lease(event: CheckLeaseInput, settings: Settings, now: datetime) -> CheckLeaseOutput:
+    """Between iterations: count the last iteration's failed shards, and say why the loop should stop (its budget
+    spent, another loop took over), with one consistent read of the lease."""
+    failed = {shard: r.error for shard, r in enumerate(event.shard_results) if r.failed}
+    throttled = [shard for shard, r in enumerate(event.shard_results) if r.throttled]
+    failures = event.failures
+    if failed:
+        # One iteration with failed shards counts once: the other shards scaled (a target's own failures never
+        # fail a shard: they are in its decision), and five such iterations in one execution stop the loop.
+        failures = FailureCount(count=failures.count + 1)
+        logger.error(
+            "shards failed: their targets kept their capacity this iteration",
+            extra={"failed_shards": failed, "failures": failures.count},
+        )
+        metrics.add_metric(name="ShardsFailed", unit=MetricUnit.Count, value=len(failed))
+    if throttled:
+        logger.warning("shards still throttled after their retries: next iteration", extra={"shards": throttled})
+    state = {"loop": event.loop, "failures": failures, "shards": event.shards}
+    if now >= event.loop.deadline:
+        return CheckLeaseOutput(**state, stop_reason=StopReason.BUDGET_SPENT)
+    with transient_as_retryable("dynamodb:GetItem (lease)"):
+        owner = store.lease_owner(settings.table_name)
+    if owner is not None and owner != event.loop.execution_id:
+        logger.info("another loop took over", extra={"owner": owner})
+        return CheckLeaseOutput(**state, stop_reason=StopReason.LEASE_LOST)
+    return CheckLeaseOutput(**state)
 
 
 def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> ReadSignalsOutput:
-    """Read load, capacity, holds and calendar for every target (or say why the loop should stop)."""
-    envelope = {"loop": event.loop, "config": event.config, "failures": event.failures}
-    if now >= event.loop.deadline:
-        return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.BUDGET_SPENT)
-    owner = store.lease_owner(settings.table_name)
-    if owner is not None and owner != event.loop.execution_id:
-        logger.info("another loop took over", extra={"owner": owner})
-        return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
+    """Read load, capacity, holds and calendar for every target of the shard (the second look before a scale-in
+    also says whether another loop took over meanwhile)."""
+    loop = event.loop if event.shard is None else event.loop.model_copy(update={"shard": event.shard})
+    if loop.config_version is not None:
+        whole = config_source.config_by_version(settings.table_name, loop.config_version)
+        config = shard_of(whole, loop.shard, loop.targets_per_shard)
+    elif event.config is not None:
+        config = event.config
+    else:
+        raise ConfigInvalidError("loop.config_version: missing, and no config in the input")
+    envelope = {"loop": loop, "config": config, "failures": event.failures}
+    if event.fresh:
+        owner = store.lease_owner(settings.table_name)
+        if owner is not None and owner != loop.execution_id:
+            logger.info("another loop took over", extra={"owner": owner})
+            return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
 
+    # Every decision on these signals is made before the next ReadSignals: this iteration's, and the second look's
+    # after the settle wait.
+    decided_by = now + timedelta(seconds=loop.interval_seconds + loop.settle_seconds)
+    items_by_target = {
+        t.id: store.read_target_items(settings.table_name, t.id, calendar_between=(now, decided_by))
+        for t in config.targets
+    }
     # The second look before a scale-in reads everything again: CloudWatch adds late-arriving requests to a
     # minute it already published, so the newest minute read before the settle wait may have grown since.
     kept = (
@@ -102,24 +178,20 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
         if event.fresh
         else {
             target.id: samples
-            for target in event.config.targets
-            if (samples := _alb_samples_still_current(event.loop.alb_samples.get(target.id), target, now)) is not None
+            for target in config.targets
+            if (samples := _alb_samples_still_current(items_by_target[target.id].alb_samples, target, now)) is not None
         }
     )
-    items_by_target = {t.id: store.read_target_items(settings.table_name, t.id) for t in event.config.targets}
     since = response_lookback_start(
         [h for items in items_by_target.values() for h in items.holds], now, RESPONSE_LOOKBACK_SECONDS
     )
-    stale = [t for t in event.config.targets if t.id not in kept]
+    stale = [t for t in config.targets if t.id not in kept]
     readings = read_request_metrics(SurgeConfig(targets=stale), now, since=since) if stale else MetricReadings()
     for target_id, samples in kept.items():
         readings.request_samples[target_id] = samples
-    current = capacity.read_capacity(event.config)
-    # Every decision on these signals is made before the next ReadSignals: this iteration's, and the second look's
-    # after the settle wait.
-    decided_by = now + timedelta(seconds=event.loop.interval_seconds + event.loop.settle_seconds)
+    current = capacity.read_capacity(config)
     signals = []
-    for target in event.config.targets:
+    for target in config.targets:
         items = items_by_target[target.id]
         calendar = events_that_can_matter(items.calendar, now, decided_by)
         signals.append(
@@ -136,15 +208,30 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
             logger.warning("signals incomplete", extra={"target_id": target.id, **problems})
             metrics.add_metric(name="SignalReadErrors", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=readings.metrics_requested)
-    cache = {
+    _remember_alb_minutes(settings.table_name, config, readings, kept, now)
+    return ReadSignalsOutput(**envelope, signals=signals, read_at=now)
+
+
+def _remember_alb_minutes(
+    table: str, config: SurgeConfig, readings: MetricReadings, kept: dict[str, list[RateSample]], now: datetime
+) -> None:
+    """Keep the ALB minutes just read beside each target's state, for the next iterations (whichever container
+    runs them). Targets with a high-resolution metric are read every iteration, and a failed or empty read is
+    never kept. Not kept, the next iteration reads them again: logged, never a failed iteration."""
+    fresh = {
         target.id: readings.request_samples[target.id]
-        for target in event.config.targets
+        for target in config.targets
         if target.high_resolution_metric is None
+        and target.id not in kept
         and target.id not in readings.errors
         and readings.request_samples.get(target.id)
     }
-    envelope["loop"] = event.loop.model_copy(update={"alb_samples": cache})
-    return ReadSignalsOutput(**envelope, signals=signals, read_at=now)
+    if not fresh:
+        return
+    try:
+        store.put_alb_samples(table, fresh, now)
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("ALB minutes not kept: the next iteration reads them again", extra={"error": str(error)})
 
 
 def target_signals(
@@ -170,6 +257,7 @@ def target_signals(
         calendar=calendar,
         store_error=items.error,
         capacity=found,
+        unavailable=current.errors.get(target.id) if target.id in current.unavailable else None,
         state=items.state,
         pause=items.pause,
     )
@@ -240,6 +328,8 @@ def _publish_gauges(decisions: list[Decision], signals: dict[str, TargetSignals]
                 "DemandRps": decision.demand_rps,
                 "PushFloorUnits": decision.push_floor_units,
                 "CalendarFloorUnits": decision.calendar_floor_units,
+                # Only while unavailable (a metric with no datapoint is not billed): alarm on it per target.
+                "TargetUnavailable": 1 if decision.reason is Reason.TARGET_UNAVAILABLE else None,
             },
         )
 
@@ -301,10 +391,13 @@ MAX_APPLY_ATTEMPTS = 4
 """Re-read and reconcile at most this often when another flow writes the same target meanwhile."""
 
 
-def _fresh_view(target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState) -> FreshView:
-    """The target as it is now: its table items (an operator's pause among them) and its current capacity (the
-    shadow one in dry-run), with the capacity as read (None in dry-run when the shadow stands in for it)."""
-    items = store.read_target_items(settings.table_name, target.id)
+def _fresh_view(
+    target: TargetConfig, settings: Settings, dry_run: bool, basis: TargetState, now: datetime
+) -> FreshView:
+    """The target as it is now: its table items (an operator's pause among them; the calendar entries that can
+    matter now) and its current capacity (the shadow one in dry-run), with the capacity as read (None in dry-run
+    when the shadow stands in for it)."""
+    items = store.read_target_items(settings.table_name, target.id, calendar_between=(now, now))
     state = basis if items.error is not None else items.state
     found: CurrentCapacity | None = None
     if dry_run:
@@ -386,7 +479,7 @@ def _apply_one(
     group_done = dry_run or target.instances is None or decision.instances is None
     tasks_allowed = not (decision.action is Action.SCALE_IN and not event.allow_scale_in)
     for _ in range(MAX_APPLY_ATTEMPTS):
-        fresh = _fresh_view(target, settings, dry_run, decision.next_state)
+        fresh = _fresh_view(target, settings, dry_run, decision.next_state, now)
         from_units = fresh.current_desired_units if from_units is None else from_units
         outcome = reconcile(decision, target.scaling, fresh, now)
         desired = outcome.desired_units if tasks_allowed else None

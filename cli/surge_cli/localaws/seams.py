@@ -33,6 +33,8 @@ Seams (module paths under ``moto.stepfunctions.parser.asl.component`` unless wri
 ``common.path.result_path.parse`` (used by ``ResultPath``)       call: ~1 ms, ~12 times per Task state)
 ``moto.stepfunctions.parser.backend.execution_worker``           parsed ASL program cached per definition
 ``.ExecutionWorker._get_evaluation_entrypoint``                  string (ANTLR parse: ~0.1 s per start)
+``moto.dynamodb.models.table.Table.query`` and ``.all_items``     a base-table Query reads its partition,
+                                                                 not the whole table sorted (same items)
 ``eval_component.EvalComponent.heap_key``                        read once per component of a cached
                                                                  program (lazy uid, see below)
 ``state.exec.execute_state.Thread`` and ``.threading``           a Task's worker thread = a flow with the
@@ -221,6 +223,29 @@ SEAMS: tuple[_Seam, ...] = (
         ("return boto3.client(",),
     ),
     _Seam("moto.stepfunctions.parser.utils", "TMP_THREADS"),
+    # --- DynamoDB: a base-table Query looks at its own partition only ---------------------------------
+    _Seam(
+        "moto.dynamodb.models.table",
+        "Table.query",
+        (
+            "self",
+            "hash_key",
+            "range_comparison",
+            "range_objs",
+            "limit",
+            "exclusive_start_key",
+            "scan_index_forward",
+            "projection_expressions",
+            "index_name",
+            "consistent_read",
+            "filter_expression",
+            "hash_key_conditions",
+            "range_key_conditions",
+            "filter_kwargs",
+        ),
+        ("for item in self.all_items()", "if isinstance(item, Item) and item.hash_key == hash_key"),
+    ),
+    _Seam("moto.dynamodb.models.table", "Table.all_items", ("self",), ("for hash_set in self.items.values():",)),
     # --- caches: parsed JSONPath per path string, parsed program per definition string ---------------
     _Seam("moto.stepfunctions.parser.asl.utils.json_path", "parse"),
     _Seam(
@@ -817,6 +842,34 @@ def install(rt: Runtime) -> Callable[[], None]:
         "moto.stepfunctions.parser.backend.execution_worker",
         "ExecutionWorker._get_evaluation_entrypoint",
     )
+
+    # --- DynamoDB: moto 5.2.5's base-table Query sorts every item of the table, then keeps the partition's
+    # (500 targets x 200 calendar entries: 100,000 items sorted per Query). The same items, from the partition.
+    from moto.dynamodb.models.table import Table
+
+    partition = threading.local()
+    orig_query = Table.query
+    orig_all_items = Table.all_items
+
+    @functools.wraps(orig_query)
+    def _query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        partition.key = hash_key if index_name is None and self.range_key_attr else None
+        try:
+            return orig_query(self, hash_key, *args, **kwargs)
+        finally:
+            partition.key = None
+
+    @functools.wraps(orig_all_items)
+    def _all_items(self: Any) -> Any:
+        key = getattr(partition, "key", None)
+        if key is None:
+            return orig_all_items(self)
+        items = list(self.items.get(key, {}).values())
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    patch(Table, "query", _query, "moto.dynamodb.models.table", "Table.query")
+    patch(Table, "all_items", _all_items, "moto.dynamodb.models.table", "Table.all_items")
 
     def uninstall() -> None:
         for step in reversed(undo):

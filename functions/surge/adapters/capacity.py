@@ -37,7 +37,11 @@ FARGATE_PROVIDERS = frozenset({"FARGATE", "FARGATE_SPOT"})
 class CapacityReadings:
     capacity: dict[str, CurrentCapacity] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    unavailable: set[str] = field(default_factory=set)
+    """The targets among `errors` whose service or group does not exist, is not active, or is refused to Surge
+    (AccessDenied): not a passing failure, the target's configuration or its grant needs fixing."""
     api_calls: int = 0
+    denied_groups: set[str] = field(default_factory=set)
     launch: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     """Per ECS target: its launchType and the capacity providers of its strategy (ECS on EC2 checks)."""
 
@@ -63,8 +67,11 @@ def read_capacity(config: SurgeConfig) -> CapacityReadings:
         for target_id in target_ids:
             if name in failed:
                 readings.errors[target_id] = failed[name]
+                if name in readings.denied_groups:
+                    readings.unavailable.add(target_id)
             elif name not in found:
                 readings.errors[target_id] = f"Auto Scaling group {name!r} not found"
+                readings.unavailable.add(target_id)
             else:
                 group = found[name]
                 readings.capacity[target_id] = CurrentCapacity(
@@ -90,6 +97,8 @@ def _read_ecs(cluster: str, services: dict[str, str], readings: CapacityReadings
         except (ClientError, BotoCoreError) as error:
             for name in names:
                 readings.errors[services[name]] = f"ecs:DescribeServices failed: {error}"
+                if _access_denied(error):
+                    readings.unavailable.add(services[name])
             continue
         for service in response.get("services", []):
             target_id = services.get(service.get("serviceName", ""))
@@ -97,6 +106,7 @@ def _read_ecs(cluster: str, services: dict[str, str], readings: CapacityReadings
                 continue
             if service.get("status") != "ACTIVE":
                 readings.errors[target_id] = f"ECS service is {service.get('status')}"
+                readings.unavailable.add(target_id)
                 continue
             readings.capacity[target_id] = CurrentCapacity(
                 desired_units=service.get("desiredCount", 0), in_service_units=service.get("runningCount", 0)
@@ -107,6 +117,13 @@ def _read_ecs(cluster: str, services: dict[str, str], readings: CapacityReadings
             name = failure.get("arn", "").rsplit("/", 1)[-1]
             if name in services:
                 readings.errors[services[name]] = f"ecs:DescribeServices: {failure.get('reason', 'failure')}"
+                if failure.get("reason") == "MISSING":
+                    readings.unavailable.add(services[name])
+
+
+def _access_denied(error: ClientError | BotoCoreError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+    return code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 
 
 def _in_service(group: Mapping[str, Any]) -> int:
@@ -127,6 +144,8 @@ def _describe_groups(
             )
         except (ClientError, BotoCoreError) as error:
             failed |= dict.fromkeys(chunk, f"autoscaling:DescribeAutoScalingGroups failed: {error}")
+            if _access_denied(error):
+                readings.denied_groups.update(chunk)
             continue
         for group in response.get("AutoScalingGroups", []):
             found[group["AutoScalingGroupName"]] = group

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from surge.adapters import clients
-from surge.adapters.errors import ConfigInvalidError
+from surge.adapters import clients, store
+from surge.adapters.errors import ConfigInvalidError, transient_as_retryable
 from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.errors import describe_validation_error
 
@@ -131,3 +131,22 @@ def _part(parameter: ParameterTypeDef, name: str, *, allow_empty: bool) -> Param
         version=int(parameter.get("Version", 0)),
         modified_at=parameter.get("LastModifiedDate"),
     )
+
+
+_BY_VERSION: dict[str, SurgeConfig] = {}
+_VERSIONS_KEPT = 8
+
+
+def config_by_version(table: str, version: str) -> SurgeConfig:
+    """The configuration an execution runs on, by its version (ClaimLoop kept it in the table): read once per
+    Lambda container (a version never changes, so the copy never goes stale)."""
+    found = _BY_VERSION.get(version)
+    if found is None:
+        with transient_as_retryable("dynamodb:GetItem (configuration)"):
+            found = store.read_config(table, version)
+        if found is None:
+            raise ConfigInvalidError(f"loop.config_version: {version!r} is not in table {table} (kept two days)")
+        if len(_BY_VERSION) >= _VERSIONS_KEPT:
+            _BY_VERSION.clear()
+        _BY_VERSION[version] = found
+    return found

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     event_source: str = Field(alias="SURGE_EVENT_SOURCE", min_length=1)
     dry_run: bool = Field(alias="SURGE_DRY_RUN")
     push_source: str = Field(alias="SURGE_PUSH_SOURCE", min_length=1)
+    targets_per_shard: int = Field(alias="SURGE_TARGETS_PER_SHARD", ge=1, le=50)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:

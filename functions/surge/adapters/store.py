@@ -1,14 +1,20 @@
 """The Surge table (DynamoDB): the loop lease, each target's state, push holds and calendar events.
 
 Keys: pk = "LOOP" / sk = "LEASE" for the lease; pk = "TARGET#<id>" with sk = "STATE", "HOLD#<push id>",
-"CAL#<entry id>" or "PAUSE" (an operator's pause, written and deleted only by `surge pause` / `surge resume`,
-never by a flow: no state write can lose it) for a target's items; pk = "REJECTED#<event id>" / sk = "REJECTION"
-for a push the fast path refused (kept a day). Each item keeps its model as JSON in `doc`
-(validated on the way in and out) and an `expires_at` epoch for DynamoDB TTL.
+"CAL#<entry id>", "ALB" (the ALB minutes the loop read last, reused until a newer one can exist) or "PAUSE" (an
+operator's pause, written and deleted only by `surge pause` / `surge resume`, never by a flow: no state write can
+lose it) for a target's items; pk = "REJECTED#<event id>" / sk = "REJECTION" for a push the fast path refused
+(kept a day); pk = "CONFIG#<version>" / sk = "CONFIG" for the configuration an execution runs on (zlib-compressed
+JSON in `blob`: a 500-target document is far above what a state may carry, far below DynamoDB's 400 KB item).
+Each other item keeps its model as JSON in `doc` (validated on the way in and out) and an `expires_at` epoch for
+DynamoDB TTL. A calendar item also keeps `from_epoch` / `until_epoch` (when it starts to matter and when its
+ramp-down ends), so the loop's Query leaves out the entries far in the future or long past.
 """
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -17,9 +23,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from surge.adapters import clients
+from surge.core.calendar import floor_ends_at
+from surge.core.config import SurgeConfig
 from surge.core.plan import AppliedChange
 from surge.core.push import Calibration, PushRejection
-from surge.core.signals import CalendarEvent, Hold, Pause, TargetState
+from surge.core.signals import CalendarEvent, Hold, Pause, RateSample, TargetState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -35,6 +43,13 @@ PAUSE_SK = "PAUSE"
 REJECTION_PREFIX = "REJECTED#"
 REJECTION_SK = "REJECTION"
 REJECTION_DAYS = 1
+ALB_SK = "ALB"
+CONFIG_PREFIX = "CONFIG#"
+CONFIG_SK = "CONFIG"
+CONFIG_DAYS = 2
+BATCH_WRITE_ITEMS = 25
+"""BatchWriteItem takes at most 25 put or delete requests per call:
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html"""
 
 
 def target_pk(target_id: str) -> str:
@@ -105,6 +120,11 @@ class TargetItems:
     calendar: list[CalendarEvent] = field(default_factory=list)
     error: str | None = None
     pause: Pause | None = None
+    alb_samples: list[RateSample] = field(default_factory=list)
+
+
+class _AlbMinutes(BaseModel):
+    samples: list[RateSample]
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -117,10 +137,15 @@ def _parse(model: type[M], item: dict[str, AttributeValueTypeDef]) -> M:
         raise StoreItemInvalidError(f"table item {item.get('sk')} is not a valid {model.__name__}: {error}") from error
 
 
-def read_target_items(table: str, target_id: str) -> TargetItems:
-    """Every item of one target (state, holds, calendar) with one paginated Query.
+def read_target_items(
+    table: str, target_id: str, calendar_between: tuple[datetime, datetime] | None = None
+) -> TargetItems:
+    """Every item of one target (state, holds, calendar, the ALB minutes read last) with one paginated Query.
 
-    A read failure is reported in `error` (the decision core then holds capacity), never raised.
+    `calendar_between` (the loop's now and its horizon) leaves out the calendar entries that cannot matter in it
+    (a filter: DynamoDB still reads them, the Lambda no longer receives and parses them; entries written before
+    the epochs existed always come back). A read failure is reported in `error` (the decision core then holds
+    capacity), never raised.
     """
     items = TargetItems()
     kwargs: dict[str, object] = {
@@ -129,6 +154,18 @@ def read_target_items(table: str, target_id: str) -> TargetItems:
         "ExpressionAttributeValues": {":pk": {"S": target_pk(target_id)}},
         "ConsistentRead": True,
     }
+    if calendar_between is not None:
+        now, horizon = calendar_between
+        kwargs["FilterExpression"] = (
+            "NOT begins_with(sk, :cal) OR attribute_not_exists(from_epoch)"
+            " OR (from_epoch <= :horizon AND until_epoch >= :now)"
+        )
+        kwargs["ExpressionAttributeValues"] = {
+            ":pk": {"S": target_pk(target_id)},
+            ":cal": {"S": CALENDAR_PREFIX},
+            ":horizon": {"N": str(int(horizon.timestamp()) + 1)},
+            ":now": {"N": str(int(now.timestamp()) - 1)},
+        }
     try:
         while True:
             response = clients.dynamodb().query(**kwargs)  # type: ignore[arg-type]
@@ -142,6 +179,8 @@ def read_target_items(table: str, target_id: str) -> TargetItems:
                     items.calendar.append(_parse(CalendarEvent, item))
                 elif sort_key == PAUSE_SK:
                     items.pause = _parse(Pause, item)
+                elif sort_key == ALB_SK:
+                    items.alb_samples = _parse(_AlbMinutes, item).samples
             last = response.get("LastEvaluatedKey")
             if not last:
                 return items
@@ -374,8 +413,89 @@ def read_journal(table: str, since: datetime, until: datetime) -> list[AppliedCh
 
 
 def put_calendar_event(table: str, target_id: str, event: CalendarEvent) -> None:
-    ends = event.active_until + timedelta(seconds=event.ramp_down_steps * event.ramp_down_step_seconds)
-    _put(table, target_pk(target_id), CALENDAR_PREFIX + event.entry_id, event, expires_at=ends + timedelta(days=7))
+    item = _calendar_item(target_id, event)
+    clients.dynamodb().put_item(TableName=table, Item=item)
+
+
+def put_calendar_events(table: str, target_id: str, events: list[CalendarEvent]) -> None:
+    """Many entries of one target (a calendar import), 25 per BatchWriteItem call."""
+    _batch_put(table, [_calendar_item(target_id, event) for event in events])
+
+
+def _calendar_item(target_id: str, event: CalendarEvent) -> dict[str, AttributeValueTypeDef]:
+    ends = floor_ends_at(event)
+    return {
+        "pk": {"S": target_pk(target_id)},
+        "sk": {"S": CALENDAR_PREFIX + event.entry_id},
+        "doc": {"S": event.model_dump_json()},
+        "expires_at": {"N": str(int((ends + timedelta(days=7)).timestamp()))},
+        "from_epoch": {"N": str(int(event.active_from.timestamp()))},
+        "until_epoch": {"N": str(int(ends.timestamp()))},
+    }
+
+
+def _batch_put(table: str, items: list[dict[str, AttributeValueTypeDef]]) -> None:
+    """Put the items, 25 per BatchWriteItem call; unprocessed items are sent again (at most three times)."""
+    for start in range(0, len(items), BATCH_WRITE_ITEMS):
+        pending: dict[str, object] = {
+            table: [{"PutRequest": {"Item": i}} for i in items[start : start + BATCH_WRITE_ITEMS]]
+        }
+        for _ in range(3):
+            response = clients.dynamodb().batch_write_item(RequestItems=pending)  # type: ignore[arg-type]
+            pending = dict(response.get("UnprocessedItems") or {})
+            if not pending:
+                break
+        else:
+            raise StoreItemInvalidError(f"BatchWriteItem left {len(pending.get(table, []))} items unprocessed")  # type: ignore[arg-type]
+
+
+def put_alb_samples(table: str, samples_by_target: dict[str, list[RateSample]], now: datetime) -> None:
+    """Remember the ALB minutes just read, per target. A failure only costs the next iteration a GetMetricData
+    call: it is raised for the caller to log."""
+    _batch_put(
+        table,
+        [
+            {
+                "pk": {"S": target_pk(target_id)},
+                "sk": {"S": ALB_SK},
+                "doc": {"S": _AlbMinutes(samples=samples).model_dump_json()},
+                "expires_at": {"N": str(int((now + timedelta(hours=1)).timestamp()))},
+            }
+            for target_id, samples in sorted(samples_by_target.items())
+        ],
+    )
+
+
+def config_version(config: SurgeConfig) -> str:
+    """The configuration's version: a digest of its canonical JSON (the same document, the same version)."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:20]
+
+
+def put_config(table: str, config: SurgeConfig, now: datetime) -> str:
+    """Keep the configuration under its version (for the states that read it by version); returns the version."""
+    version = config_version(config)
+    clients.dynamodb().put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": CONFIG_PREFIX + version},
+            "sk": {"S": CONFIG_SK},
+            "blob": {"B": zlib.compress(config.model_dump_json().encode(), 6)},
+            "expires_at": {"N": str(int((now + timedelta(days=CONFIG_DAYS)).timestamp()))},
+        },
+    )
+    return version
+
+
+def read_config(table: str, version: str) -> SurgeConfig | None:
+    """The configuration kept under `version` (None if the table has no such version)."""
+    item = (
+        clients.dynamodb()
+        .get_item(TableName=table, Key={"pk": {"S": CONFIG_PREFIX + version}, "sk": {"S": CONFIG_SK}})
+        .get("Item")
+    )
+    if item is None:
+        return None
+    return SurgeConfig.model_validate_json(zlib.decompress(item["blob"]["B"]))
 
 
 def _put(

@@ -164,7 +164,7 @@ class SurgeConfig(_Strict):
     """The whole configuration document."""
 
     version: Literal[1] = 1
-    targets: list[TargetConfig] = Field(min_length=1, max_length=50)
+    targets: list[TargetConfig] = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")
     def _ids_are_unique(self) -> Self:

@@ -462,6 +462,14 @@ def _decide_acting(target: TargetConfig, signals: TargetSignals, now: datetime) 
             dry_run=scaling.dry_run,
         )
 
+    if signals.capacity is None and signals.unavailable is not None:
+        return build(
+            Action.STEADY,
+            Reason.TARGET_UNAVAILABLE,
+            Signal.CURRENT,
+            None,
+            f"target unavailable ({signals.unavailable}); nothing changes",
+        )
     if signals.capacity is None:
         return build(
             Action.STEADY,

@@ -148,6 +148,10 @@ class TargetSignals(_Model):
     store_error: str | None = Field(default=None, description="why holds and calendar could not be read, if so")
     calendar: list[CalendarEvent] = Field(default_factory=list)
     capacity: CurrentCapacity | None = Field(default=None, description="None when it could not be read")
+    unavailable: str | None = Field(
+        default=None,
+        description="why the service or group cannot be used: it does not exist, is not active, or is refused",
+    )
     state: TargetState = Field(default_factory=TargetState)
     pause: Pause | None = Field(default=None, description="set while an operator has paused the target")
 
