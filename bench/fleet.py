@@ -100,7 +100,8 @@ def run_fleet(
     clients.reset()
     with (
         quiet_handlers(keep_logs=True) as sink,
-        LocalAws(start=START, latency="typical", seed=0, interleave_seed=0) as aws,
+        # 500 targets: 50 shards read and decide at nearly the same simulated instant (real time, not a deadlock)
+        LocalAws(start=START, latency="typical", seed=0, interleave_seed=0, stall_timeout=900.0) as aws,
     ):
         stack = deploy_locally(aws, config, parameters={"TargetsPerShard": str(targets_per_shard)})
         for index, target in enumerate(config.targets):

@@ -247,3 +247,34 @@ def test_demand_that_rises_during_the_settle_wait_cancels_the_scale_in(aws: Loca
     assert "ReReadSignals" in entered, "the first decision was a scale-in (100 rps needs 2 units)"
     # The second look read the minute again and found 1,000 rps: 20 units are needed, nothing is removed.
     assert {units for _, units in loop.series("api")} == {20}
+
+
+def test_alb_minutes_are_read_once_a_minute_and_kept_in_the_table_between_iterations(aws: LocalAws) -> None:
+    """The ALB publishes one RequestCount datapoint a minute: while no newer one can exist, ReadSignals reuses the
+    minutes it kept beside the target's state (whichever Lambda container runs the next iteration), and writes them
+    again only when they changed."""
+    loop = ecs_loop(aws, rps=lambda minute: LOW_RPS)
+    reads: list[datetime] = []
+    writes: list[datetime] = []
+    clients.cloudwatch().meta.events.register(
+        "before-call.monitoring.GetMetricData", lambda **_: reads.append(aws.now())
+    )
+    clients.dynamodb().meta.events.register("before-call.dynamodb.BatchWriteItem", lambda **_: writes.append(aws.now()))
+    loop.start()
+    aws.run_until(START + timedelta(minutes=4))
+
+    iterations = sum(
+        1
+        for arn in loop.executions
+        for event in aws.history(arn)
+        if event.get("stateEnteredEventDetails", {}).get("name") == "ReadSignals"
+    )
+    assert iterations >= 40
+    # Minute M closes at M+60 and appears at M+90: from M+60 (a newer minute can exist) each iteration reads until it
+    # does; from M+90 to M+120 none reads (7 reads of 12 a minute).
+    assert len(reads) <= 0.7 * iterations, f"{len(reads)} GetMetricData calls in {iterations} iterations"
+    # Written when they change: the new minute at M+90, the lookback window moving on at M+60 (twice a minute).
+    assert len(writes) <= 10, f"the minutes written {len(writes)} times in 4 minutes"
+    kept = store.read_target_items(loop.stack.table_name, "api").alb_samples
+    assert kept, "the minutes are in the table"
+    assert max(s.start for s in kept) >= START + timedelta(minutes=2)

@@ -159,7 +159,8 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
         raise ConfigInvalidError("loop.config_version: missing, and no config in the input")
     envelope = {"loop": loop, "config": config, "failures": event.failures}
     if event.fresh:
-        owner = store.lease_owner(settings.table_name)
+        with transient_as_retryable("dynamodb:GetItem (lease)"):
+            owner = store.lease_owner(settings.table_name)
         if owner is not None and owner != loop.execution_id:
             logger.info("another loop took over", extra={"owner": owner})
             return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
@@ -208,29 +209,32 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
             logger.warning("signals incomplete", extra={"target_id": target.id, **problems})
             metrics.add_metric(name="SignalReadErrors", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=readings.metrics_requested)
-    _remember_alb_minutes(settings.table_name, config, readings, kept, now)
+    stored = {target_id: items.alb_samples for target_id, items in items_by_target.items()}
+    _remember_alb_minutes(settings.table_name, config, readings, stored, now)
     return ReadSignalsOutput(**envelope, signals=signals, read_at=now)
 
 
 def _remember_alb_minutes(
-    table: str, config: SurgeConfig, readings: MetricReadings, kept: dict[str, list[RateSample]], now: datetime
+    table: str, config: SurgeConfig, readings: MetricReadings, stored: dict[str, list[RateSample]], now: datetime
 ) -> None:
     """Keep the ALB minutes just read beside each target's state, for the next iterations (whichever container
-    runs them). Targets with a high-resolution metric are read every iteration, and a failed or empty read is
-    never kept. Not kept, the next iteration reads them again: logged, never a failed iteration."""
+    runs them), when they differ from the ones stored (a new minute, the lookback window moving on, requests
+    CloudWatch added late): about two writes per target per minute. Targets with a high-resolution metric are
+    read every iteration, and a failed or empty read is never kept. Not kept, the next iteration reads them again:
+    logged, never a failed iteration."""
     fresh = {
-        target.id: readings.request_samples[target.id]
+        target.id: samples
         for target in config.targets
         if target.high_resolution_metric is None
-        and target.id not in kept
         and target.id not in readings.errors
-        and readings.request_samples.get(target.id)
+        and (samples := readings.request_samples.get(target.id))
+        and samples != stored.get(target.id)
     }
     if not fresh:
         return
     try:
         store.put_alb_samples(table, fresh, now)
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, store.ItemsNotWrittenError) as error:
         logger.warning("ALB minutes not kept: the next iteration reads them again", extra={"error": str(error)})
 
 

@@ -434,24 +434,26 @@ def _calendar_item(target_id: str, event: CalendarEvent) -> dict[str, AttributeV
     }
 
 
+class ItemsNotWrittenError(Exception):
+    """DynamoDB left items of a BatchWriteItem unprocessed after every retry (throttled)."""
+
+
 def _batch_put(table: str, items: list[dict[str, AttributeValueTypeDef]]) -> None:
     """Put the items, 25 per BatchWriteItem call; unprocessed items are sent again (at most three times)."""
     for start in range(0, len(items), BATCH_WRITE_ITEMS):
-        pending: dict[str, object] = {
-            table: [{"PutRequest": {"Item": i}} for i in items[start : start + BATCH_WRITE_ITEMS]]
-        }
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_ITEMS]]
         for _ in range(3):
-            response = clients.dynamodb().batch_write_item(RequestItems=pending)  # type: ignore[arg-type]
-            pending = dict(response.get("UnprocessedItems") or {})
-            if not pending:
+            response = clients.dynamodb().batch_write_item(RequestItems={table: requests})  # type: ignore[dict-item]
+            requests = list(response.get("UnprocessedItems", {}).get(table, []))  # type: ignore[arg-type]
+            if not requests:
                 break
         else:
-            raise StoreItemInvalidError(f"BatchWriteItem left {len(pending.get(table, []))} items unprocessed")  # type: ignore[arg-type]
+            raise ItemsNotWrittenError(f"BatchWriteItem left {len(requests)} items unprocessed in {table}")
 
 
 def put_alb_samples(table: str, samples_by_target: dict[str, list[RateSample]], now: datetime) -> None:
-    """Remember the ALB minutes just read, per target. A failure only costs the next iteration a GetMetricData
-    call: it is raised for the caller to log."""
+    """Remember the ALB minutes just read, per target. A failure (ClientError, BotoCoreError,
+    ItemsNotWrittenError) only costs the next iteration a GetMetricData call: it is raised for the caller to log."""
     _batch_put(
         table,
         [
