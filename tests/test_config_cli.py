@@ -8,7 +8,7 @@ path merge the two by target id.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ from samtranslator.yaml_helper import yaml_parse
 from typer.testing import CliRunner
 
 from scaler_support import START, Loop, deploy, ecs_target
-from surge.adapters.config_source import Origin, load_effective_config
+from surge.adapters import store
+from surge.adapters.config_source import Origin, ParameterPart, load_effective_config, newer_part
 from surge.adapters.errors import ConfigInvalidError
 from surge.core.config import SurgeConfig, TargetConfig
 from surge_cli import world
@@ -115,11 +116,6 @@ def test_validate_rejects_a_bad_instances_block_naming_the_field(tmp_path: Path)
     assert result.stdout == ""
 
 
-def _big_document() -> dict[str, Any]:
-    """50 targets with names long enough to pass the 8 KB an SSM parameter holds."""
-    return document(*(ecs_target(f"service-with-a-long-name-{n:02d}") for n in range(50)))
-
-
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -131,9 +127,8 @@ def _big_document() -> dict[str, Any]:
         (b'{"targets": "\xff"}', "error: FILE: "),
         ("{}", "error: targets: Field required"),
         ('{"targets": []}', "error: targets: List should have at least 1 item after validation, not 0"),
-        (_big_document(), "error: (document): "),
     ],
-    ids=["not-json", "duplicate-key", "not-utf8", "no-targets", "empty-targets", "over-8kb"],
+    ids=["not-json", "duplicate-key", "not-utf8", "no-targets", "empty-targets"],
 )
 def test_validate_refuses_what_ssm_or_the_loop_would_not_take(
     tmp_path: Path, content: dict[str, Any] | str | bytes, expected: str
@@ -144,8 +139,14 @@ def test_validate_refuses_what_ssm_or_the_loop_would_not_take(
     assert line.startswith(expected), line
     if expected == "error: FILE: ":
         assert line.endswith("is not UTF-8 (byte 0xff at offset 13)")
-    if expected == "error: (document): ":
-        assert line.endswith("bytes once written, above the 8,192 bytes an SSM parameter holds")
+
+
+def test_validate_says_a_document_above_8_kb_goes_to_the_table(tmp_path: Path) -> None:
+    big = document(*(ecs_target(f"service-with-a-long-name-{n:02d}") for n in range(50)))
+    result = runner.invoke(app, ["config", "validate", str(write(tmp_path, big))])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{tmp_path / 'targets.json'}: valid, 50 target(s): service-with-a-long-name-00,")
+    assert result.stdout.endswith(" bytes: above an SSM parameter's 8 KB, apply keeps it in the Surge table)\n")
 
 
 def test_validate_a_missing_file_is_one_line(tmp_path: Path) -> None:
@@ -249,19 +250,101 @@ def test_a_hand_broken_operator_document_is_shown_as_one_line_and_stops_the_loop
 
 def test_a_template_without_targets_takes_the_operators_alone(aws: LocalAws) -> None:
     """A stack deployed with neither ServiceName nor AutoScalingGroupName generates `"targets": []`."""
+    table = deploy(aws, ecs_target("api")).table_name
     ssm = aws.client("ssm")
     ssm.put_parameter(Name="/s/config", Value='{"version": 1, "targets": []}', Type="String")
     with pytest.raises(ConfigInvalidError, match=r"together: targets: List should have at least 1 item"):
-        load_effective_config("/s/config", "/s/operator-config")
+        load_effective_config("/s/config", "/s/operator-config", table=table)
 
     ssm.put_parameter(Name="/s/operator-config", Value=json.dumps(document(ecs_target("web"))), Type="String")
-    loaded = load_effective_config("/s/config", "/s/operator-config")
+    loaded = load_effective_config("/s/config", "/s/operator-config", table=table)
     assert [t.id for t in loaded.config.targets] == ["web"]
     assert loaded.origin("web") is Origin.OPERATOR
 
     ssm.put_parameter(Name="/s/operator-config", Value='{"version": 1, "targets": []}', Type="String", Overwrite=True)
     with pytest.raises(ConfigInvalidError, match=r"^SSM parameter /s/operator-config: targets: List should have"):
-        load_effective_config("/s/config", "/s/operator-config")
+        load_effective_config("/s/config", "/s/operator-config", table=table)
+
+
+# ------------------------------------------------------------------------- a document above 8 KB: the table
+
+
+def fleet_document(n_targets: int) -> dict[str, Any]:
+    return document(*(ecs_target(f"svc-{i:03d}", max_units=40 + i) for i in range(n_targets)))
+
+
+def test_a_document_above_an_ssm_parameter_goes_to_the_table_and_the_loop_scales_every_target(
+    aws: LocalAws, tmp_path: Path
+) -> None:
+    stack = deploy(aws, ecs_target("api"))
+    big = fleet_document(120)
+    assert len(json.dumps(big, separators=(",", ":"))) > 8_192, "an SSM parameter could not hold it"
+
+    result = runner.invoke(app, ["config", "apply", str(write(tmp_path, big))])
+
+    assert result.exit_code == 0, result.output
+    location = f"table {stack.table_name}, item OPERATOR_CONFIG"
+    assert result.stdout.startswith(f"applied to {location} ("), result.stdout
+    assert ssm_value(stack, stack.operator_config_parameter) is None
+    stored = store.read_operator_config(stack.table_name)
+    assert stored is not None
+    assert json.loads(stored.document) == big
+    view = shown()
+    assert len(view["config"]["targets"]) == 121
+    assert view["parameters"]["operator"]["name"] == location
+    assert max_units(view)["svc-119"] == 159
+    # The loop itself: ClaimLoop reads the table's document and hands 13 shards of 10 to the Map.
+    execution = aws.start_execution(stack.scaler_arn, {"budget_seconds": 5})
+    aws.wait_for(execution, timeout_sim_seconds=120)
+    claimed = next(
+        json.loads(e["stateExitedEventDetails"]["output"])
+        for e in aws.history(execution)
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "ClaimLoop"
+    )
+    assert claimed["shards"] == list(range(13))
+
+    small = runner.invoke(app, ["config", "apply", str(write(tmp_path, document(ecs_target("web")), "small.json"))])
+
+    assert small.exit_code == 0, small.output
+    assert small.stdout.startswith("applied to /surge/operator-config (version 1)"), small.stdout
+    assert store.read_operator_config(stack.table_name) is None, "the table's copy is removed"
+    assert sources(shown()) == [("api", "template", False), ("web", "operator", False)]
+
+    assert runner.invoke(app, ["config", "apply", str(write(tmp_path, big))]).exit_code == 0
+    reset = runner.invoke(app, ["config", "reset"])
+    assert reset.exit_code == 0, reset.output
+    assert reset.stdout.startswith(f"removed {location}:"), reset.stdout
+    assert store.read_operator_config(stack.table_name) is None
+    assert sources(shown()) == [("api", "template", False)]
+
+
+def test_when_an_apply_was_interrupted_between_its_two_writes_the_newer_document_is_used() -> None:
+    def part(name: str, minute: int | None) -> ParameterPart:
+        modified = None if minute is None else datetime(2026, 12, 2, 12, minute, tzinfo=UTC)
+        return ParameterPart(name=name, targets=[ecs_target(name)], version=1, modified_at=modified)
+
+    parameter, item = part("parameter", 1), part("item", 2)
+    assert newer_part(parameter, item) is item
+    assert newer_part(part("parameter", 3), item).name == "parameter"
+    assert newer_part(None, item) is item
+    assert newer_part(parameter, None) is parameter
+    assert newer_part(None, None) is None
+
+
+def test_a_document_no_table_item_could_hold_is_refused_before_anything_is_written(
+    aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = deploy(aws, ecs_target("api"))
+    monkeypatch.setattr(store, "MAX_DOCUMENT_BLOB_BYTES", 200)  # 500 targets compress far below 399 KB
+
+    result = runner.invoke(app, ["config", "apply", str(write(tmp_path, fleet_document(60)))])
+
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: (document): "), line
+    assert line.endswith("above the 200 a table item holds"), line
+    assert store.read_operator_config(stack.table_name) is None
+    assert ssm_value(stack, stack.operator_config_parameter) is None
 
 
 # --------------------------------------------------------------------------------- deploys leave it alone
@@ -350,3 +433,29 @@ def test_a_push_for_a_target_added_by_config_apply_scales_it(aws: LocalAws, tmp_
     # (100 rps now + 100,000 x 0.01 rps) / (100 rps x 0.5) = 22 units
     assert world.ecs_desired(aws, "prod", "web") == 22
     assert world.ecs_desired(aws, "prod", "api") == 2, "only the push's target"
+
+
+def test_the_loop_keeps_its_configuration_once_per_version_and_refreshes_it_a_day_before_it_expires(
+    aws: LocalAws,
+) -> None:
+    stack = deploy(aws, ecs_target("api"))
+    dynamodb = aws.client("dynamodb")
+
+    def kept() -> list[int]:
+        items = dynamodb.scan(TableName=stack.table_name)["Items"]
+        return [int(i["expires_at"]["N"]) for i in items if i["pk"]["S"].startswith("CONFIG#")]
+
+    def one_execution() -> None:
+        execution = aws.start_execution(stack.scaler_arn, {"budget_seconds": 5})
+        assert aws.wait_for(execution, timeout_sim_seconds=120)["status"] == "SUCCEEDED"
+
+    one_execution()
+    (first,) = kept()
+    assert first == int((START + timedelta(days=2)).timestamp())
+    aws.run_until(START + timedelta(minutes=1))
+    one_execution()
+    assert kept() == [first], "the next minute's execution did not write it again"
+    aws.run_until(START + timedelta(days=1, minutes=1))
+    one_execution()
+    (refreshed,) = kept()
+    assert refreshed > first + 86_400, "less than a day left: written again, two days from now"

@@ -75,7 +75,7 @@ def stack_config(ref: StackRef) -> SurgeConfig:
     """The targets the loop uses: with `--stack`, the template's and the operator's documents merged."""
     if ref.operator_config_parameter is None:
         return load_config(ref.config_parameter)
-    return load_effective_config(ref.config_parameter, ref.operator_config_parameter).config
+    return load_effective_config(ref.config_parameter, ref.operator_config_parameter, table=ref.table).config
 
 
 def resolve_stack_ref(table: str | None, config_parameter: str | None, stack: str | None) -> StackRef:

@@ -13,6 +13,8 @@ operator's target wins): see `surge.adapters.config_source`.
 from __future__ import annotations
 
 import json
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -23,7 +25,8 @@ from pydantic_core import InitErrorDetails
 from rich.console import Console
 from rich.table import Table
 
-from surge.adapters.config_source import EffectiveConfig, ParameterPart, merge_targets
+from surge.adapters import store
+from surge.adapters.config_source import EffectiveConfig, ParameterPart, merge_targets, operator_document_location
 from surge.adapters.config_source import parse_part as parse_document_part
 from surge.adapters.errors import ConfigInvalidError
 from surge.core.config import SurgeConfig, TargetConfig
@@ -34,7 +37,7 @@ from surge_cli.ops_cli import CONFIG_OUTPUTS, INVALID_INPUT_EXIT_CODE, output_co
 MAX_PARAMETER_BYTES = 8_192
 """An SSM parameter value holds at most 8 KB (advanced tier; 4 KB standard), per
 https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html.
-moto accepts more, AWS does not: the limit is checked here, before anything is written."""
+moto accepts more, AWS does not: a larger document (about 40 targets and more) goes to the Surge table."""
 TIER: Final = "Intelligent-Tiering"
 """Standard (free) while the document fits in 4 KB, advanced only when it needs to be
 (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-default-tier.html)."""
@@ -105,14 +108,19 @@ def read_document(path: Path) -> SurgeConfig:
 
 
 def operator_document(config: SurgeConfig) -> str:
-    """What `apply` writes: the fields the file gave (defaults stay the code's, as in the template's document)."""
+    """What `apply` writes: the fields the file gave (defaults stay the code's, as in the template's document).
+    Up to 500 targets fit (`SurgeConfig`); the compressed size is checked against a table item's all the same."""
     document = config.model_dump_json(exclude_unset=True)
-    size = len(document.encode())
-    if size > MAX_PARAMETER_BYTES:
-        raise DocumentError(
-            [f"(document): {size:,} bytes once written, above the {MAX_PARAMETER_BYTES:,} bytes an SSM parameter holds"]
-        )
+    compressed = len(zlib.compress(document.encode(), 9))
+    if compressed > store.MAX_DOCUMENT_BLOB_BYTES:
+        limit = store.MAX_DOCUMENT_BLOB_BYTES
+        raise DocumentError([f"(document): {compressed:,} bytes compressed, above the {limit:,} a table item holds"])
     return document
+
+
+def fits_parameter(document: str) -> bool:
+    """An SSM parameter holds it (else the table does)."""
+    return len(document.encode()) <= MAX_PARAMETER_BYTES
 
 
 def _fail(problems: list[str]) -> typer.Exit:
@@ -146,10 +154,15 @@ def validate_command(
     """Check a document with the loop's own model; one line per problem (exit 2). Nothing is read or written."""
     config = _read_or_exit(path)
     try:
-        operator_document(config)
+        document = operator_document(config)
     except DocumentError as error:
         raise _fail(error.problems) from error
-    typer.echo(f"{path}: valid, {len(config.targets)} target(s): {', '.join(t.id for t in config.targets)}")
+    where = (
+        ""
+        if fits_parameter(document)
+        else f" ({len(document.encode()):,} bytes: above an SSM parameter's 8 KB, apply keeps it in the Surge table)"
+    )
+    typer.echo(f"{path}: valid, {len(config.targets)} target(s): {', '.join(t.id for t in config.targets)}{where}")
 
 
 @config_app.command("apply")
@@ -173,33 +186,63 @@ def apply_command(
             merge_targets(template, list(config.targets))
         except ConfigInvalidError as error:
             raise _fail([str(error)]) from error
-        name = outputs["OperatorConfigParameterName"]
+        name, version = _write_operator_document(document, outputs)
+    template_ids = {t.id for t in template}
+    changes = [f"{t.id} ({'overrides the template' if t.id in template_ids else 'added'})" for t in config.targets]
+    typer.echo(f"applied to {name} (version {version}): {', '.join(changes)}")
+    typer.echo("the next loop execution (within a minute) and every push from now use it")
+
+
+def _write_operator_document(document: str, outputs: dict[str, str]) -> tuple[str, int]:
+    """Write the document where it fits (its SSM parameter, else the table), then remove the other copy: the
+    loop takes the newer of the two, so an apply interrupted in between still leaves the new document in force.
+    Returns where it went and its version."""
+    parameter, table = outputs["OperatorConfigParameterName"], outputs["SurgeTableName"]
+    if fits_parameter(document):
         written = boto3.client("ssm").put_parameter(
-            Name=name,
+            Name=parameter,
             Value=document,
             Type="String",
             Tier=TIER,
             Overwrite=True,
             Description="Surge operator configuration (surge config apply); merged with the template's by target id",
         )
-    template_ids = {t.id for t in template}
-    changes = [f"{t.id} ({'overrides the template' if t.id in template_ids else 'added'})" for t in config.targets]
-    typer.echo(f"applied to {name} (version {written['Version']}): {', '.join(changes)}")
-    typer.echo("the next loop execution (within a minute) and every push from now use it")
+        store.delete_operator_config(table)
+        return parameter, written["Version"]
+    stored = store.put_operator_config(table, document, datetime.now(UTC))
+    _delete_parameter(parameter)
+    return f"{operator_document_location(table)} ({len(document.encode()):,} bytes: above an SSM parameter's 8 KB)", (
+        stored.version
+    )
+
+
+def _delete_parameter(name: str) -> bool:
+    ssm = boto3.client("ssm")
+    try:
+        ssm.delete_parameter(Name=name)
+    except ssm.exceptions.ParameterNotFound:
+        return False
+    return True
 
 
 @config_app.command("reset")
 def reset_command(stack: StackOption = "surge") -> None:
     """Remove the operator's document: the loop goes back to the template's targets alone."""
     with one_line_aws_errors():
-        name = _outputs(stack)["OperatorConfigParameterName"]
-        ssm = boto3.client("ssm")
-        try:
-            ssm.delete_parameter(Name=name)
-        except ssm.exceptions.ParameterNotFound:
-            typer.echo(f"no operator document at {name}: nothing to remove")
-            return
-    typer.echo(f"removed {name}: the next loop execution uses the template's targets alone")
+        outputs = _outputs(stack)
+        name, table = outputs["OperatorConfigParameterName"], outputs["SurgeTableName"]
+        removed = [
+            where
+            for where, gone in (
+                (name, _delete_parameter(name)),
+                (operator_document_location(table), store.delete_operator_config(table)),
+            )
+            if gone
+        ]
+    if not removed:
+        typer.echo(f"no operator document at {name}: nothing to remove")
+        return
+    typer.echo(f"removed {' and '.join(removed)}: the next loop execution uses the template's targets alone")
 
 
 @config_app.command("show")

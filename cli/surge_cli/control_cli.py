@@ -91,11 +91,12 @@ def deployed(stack: str, table: str | None, config_parameter: str | None) -> Dep
     # With the stack's own config, the targets the loop uses: the template's and the operator's documents merged
     # (`surge config apply`); an explicit --config-parameter is that document alone.
     operator = outputs.get("OperatorConfigParameterName") if config_parameter is None else None
+    table = table or outputs["SurgeTableName"]
     try:
-        config = load_effective_config(parameter, operator).config if operator else load_config(parameter)
+        config = load_effective_config(parameter, operator, table=table).config if operator else load_config(parameter)
     except ConfigInvalidError as error:
         _fail(f"the config document cannot be read: {error}", AWS_EXIT_CODE)
-    return Deployed(table=table or outputs["SurgeTableName"], config=config)
+    return Deployed(table=table, config=config)
 
 
 def deployed_targets(

@@ -41,6 +41,7 @@ from surge_cli.deployed import AWS_EXIT_CODE, SETUP_EXIT_CODE, aws_problem, one_
 OUTPUTS = (
     "ConfigParameterName",
     "OperatorConfigParameterName",
+    "SurgeTableName",
     "SurgeBusName",
     "PushEventSource",
     "NotificationTopicArn",
@@ -284,7 +285,9 @@ def alarm_subscribers(outputs: dict[str, str], aws: Clients) -> list[Finding]:
 
 def run_checks(outputs: dict[str, str], now: datetime, aws: Clients) -> Iterator[Finding]:
     try:
-        loaded = load_effective_config(outputs["ConfigParameterName"], outputs["OperatorConfigParameterName"])
+        loaded = load_effective_config(
+            outputs["ConfigParameterName"], outputs["OperatorConfigParameterName"], table=outputs["SurgeTableName"]
+        )
     except ConfigInvalidError as error:
         yield Finding("FAIL", "config", str(error), "fix it with surge config apply, or redeploy")
         config = SurgeConfig.model_construct(targets=[])

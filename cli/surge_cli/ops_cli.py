@@ -25,7 +25,7 @@ from surge_cli.redrive import redrive_pushes
 INVALID_INPUT_EXIT_CODE = 2
 FILE_WIDTH = 10_000
 """Columns of a table written to a file or a pipe: wide enough that rich never cuts or wraps a cell."""
-CONFIG_OUTPUTS = ("ConfigParameterName", "OperatorConfigParameterName")
+CONFIG_OUTPUTS = ("ConfigParameterName", "OperatorConfigParameterName", "SurgeTableName")
 MIN_WAIT_SECONDS, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS = 1, 30, 600
 
 
@@ -37,7 +37,9 @@ def output_console() -> Console:
 def stack_config(outputs: dict[str, str]) -> EffectiveConfig:
     """The configuration the stack's loop uses (its two documents, merged), or one line and exit 1."""
     try:
-        return load_effective_config(outputs["ConfigParameterName"], outputs["OperatorConfigParameterName"])
+        return load_effective_config(
+            outputs["ConfigParameterName"], outputs["OperatorConfigParameterName"], table=outputs["SurgeTableName"]
+        )
     except ConfigInvalidError as error:
         Console(stderr=True).print(
             f"error: {error} (the loop stops with CannotStartLoop until it is fixed)",

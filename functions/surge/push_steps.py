@@ -80,7 +80,10 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
     execution_id = request.execution_id
     with transient_as_retryable("ssm:GetParameter"):
         config = config_source.load_effective_config(
-            settings.config_parameter_name, settings.operator_config_parameter_name
+            settings.config_parameter_name,
+            settings.operator_config_parameter_name,
+            table=settings.table_name,
+            without_table_on_error=True,
         ).config
     targets = _targets_of(push, config)
     scope = SurgeConfig(targets=targets)

@@ -57,13 +57,13 @@ _METRIC_BY_ACTION = {Action.SCALE_OUT: "ScaleOut", Action.SCALE_IN: "ScaleIn", A
 def claim_loop(event: ClaimLoopInput, settings: Settings, now: datetime) -> ClaimLoopOutput:
     """Load the configuration, keep it in the table under its version, and claim the loop lease."""
     loaded = config_source.load_effective_config(
-        settings.config_parameter_name, settings.operator_config_parameter_name
+        settings.config_parameter_name, settings.operator_config_parameter_name, table=settings.table_name
     )
     config = loaded.config
     interval = event.overrides.interval_seconds or min(t.scaling.loop_interval_seconds for t in config.targets)
     settle = event.overrides.settle_seconds if event.overrides.settle_seconds is not None else interval
     budget = event.overrides.budget_seconds
-    with transient_as_retryable("dynamodb:PutItem (configuration)"):
+    with transient_as_retryable("dynamodb:GetItem+PutItem (configuration)"):
         version = store.put_config(settings.table_name, config, now)
     loop = LoopContext(
         execution_id=event.execution_id,
@@ -138,12 +138,19 @@ def check_lease(event: CheckLeaseInput, settings: Settings, now: datetime) -> Ch
     state = {"loop": event.loop, "failures": failures, "shards": event.shards}
     if now >= event.loop.deadline:
         return CheckLeaseOutput(**state, stop_reason=StopReason.BUDGET_SPENT)
-    with transient_as_retryable("dynamodb:GetItem (lease)"):
-        owner = store.lease_owner(settings.table_name)
-    if owner is not None and owner != event.loop.execution_id:
-        logger.info("another loop took over", extra={"owner": owner})
+    if another_loop_took_over(settings.table_name, event.loop.execution_id):
         return CheckLeaseOutput(**state, stop_reason=StopReason.LEASE_LOST)
     return CheckLeaseOutput(**state)
+
+
+def another_loop_took_over(table: str, execution_id: str) -> bool:
+    """One consistent read of the lease: a newer execution holds it (an absent lease is nobody's: keep going)."""
+    with transient_as_retryable("dynamodb:GetItem (lease)"):
+        owner = store.lease_owner(table)
+    if owner is not None and owner != execution_id:
+        logger.info("another loop took over", extra={"owner": owner})
+        return True
+    return False
 
 
 def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> ReadSignalsOutput:
@@ -158,12 +165,8 @@ def read_signals(event: ReadSignalsInput, settings: Settings, now: datetime) -> 
     else:
         raise ConfigInvalidError("loop.config_version: missing, and no config in the input")
     envelope = {"loop": loop, "config": config, "failures": event.failures}
-    if event.fresh:
-        with transient_as_retryable("dynamodb:GetItem (lease)"):
-            owner = store.lease_owner(settings.table_name)
-        if owner is not None and owner != loop.execution_id:
-            logger.info("another loop took over", extra={"owner": owner})
-            return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
+    if event.fresh and another_loop_took_over(settings.table_name, loop.execution_id):
+        return ReadSignalsOutput(**envelope, signals=[], read_at=now, stop_reason=StopReason.LEASE_LOST)
 
     # Every decision on these signals is made before the next ReadSignals: this iteration's, and the second look's
     # after the settle wait.

@@ -3,7 +3,10 @@
 - The template's parameter (`/<stack>/config`, SURGE_CONFIG_PARAMETER) is a resource of the stack: `make deploy`
   writes it from the template parameters, and CloudFormation rewrites it whenever one of them changes.
 - The operator's parameter (`/<stack>/operator-config`, SURGE_OPERATOR_CONFIG_PARAMETER) is written only by
-  `surge config apply`; the template never declares it, so no deploy touches it. It may be absent.
+  `surge config apply`; the template never declares it, so no deploy touches it. It may be absent. A document
+  above the 8 KB an SSM parameter holds (about 40 targets) goes to the Surge table instead (item
+  OPERATOR_CONFIG, compressed; `surge config apply` removes the other copy): when both exist (an apply
+  interrupted between its two writes), the newer one is the operator's document.
 
 The configuration the loop and the push path use is the template's targets, each replaced by the operator's
 target of the same id, followed by the operator's other targets. Neither document overwrites the other: the
@@ -19,12 +22,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from surge.adapters import clients, store
 from surge.adapters.errors import ConfigInvalidError, transient_as_retryable
 from surge.core.config import SurgeConfig, TargetConfig
 from surge.core.errors import describe_validation_error
+from surge.observability import logger, metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm.type_defs import ParameterTypeDef
@@ -106,8 +112,13 @@ def parse_part(document: str, *, source: str, allow_empty: bool) -> list[TargetC
         raise ConfigInvalidError(f"{source}: {describe_validation_error(error, model=SurgeConfig)}") from error
 
 
-def load_effective_config(template_parameter: str, operator_parameter: str) -> EffectiveConfig:
-    """Both documents in one GetParameters call (an absent operator document is not an error), merged.
+def load_effective_config(
+    template_parameter: str, operator_parameter: str, *, table: str, without_table_on_error: bool = False
+) -> EffectiveConfig:
+    """Both documents in one GetParameters call (an absent operator document is not an error) and the table's
+    operator document (one GetItem), merged. With `without_table_on_error` (the push path: a spike must scale
+    while the table is down), a failed GetItem leaves the table's document out (logged, `ConfigTableUnread`)
+    instead of failing: the targets SSM's documents name still scale.
 
     GetParameters takes up to 10 names and lists the ones that do not exist in InvalidParameters instead of
     failing (https://docs.aws.amazon.com/goto/WebAPI/ssm/GetParameters)."""
@@ -116,11 +127,50 @@ def load_effective_config(template_parameter: str, operator_parameter: str) -> E
     if template_parameter not in found:
         raise ConfigInvalidError(f"SSM parameter {template_parameter}: not found (is the stack deployed?)")
     template = _part(found[template_parameter], template_parameter, allow_empty=True)
-    operator = (
+    in_parameter = (
         _part(found[operator_parameter], operator_parameter, allow_empty=False) if operator_parameter in found else None
     )
+    try:
+        in_table = _table_part(table)
+    except (ClientError, BotoCoreError) as error:
+        if not without_table_on_error:
+            raise
+        logger.warning(
+            "the operator's document in the table is unread: SSM's documents alone", extra={"error": str(error)}
+        )
+        metrics.add_metric(name="ConfigTableUnread", unit=MetricUnit.Count, value=1)
+        in_table = None
+    operator = newer_part(in_parameter, in_table)
     config = merge_targets(template.targets, operator.targets if operator else [])
     return EffectiveConfig(config=config, template=template, operator=operator)
+
+
+def operator_document_location(table: str) -> str:
+    """Where an operator's document too large for SSM is kept (as `surge config show` names it)."""
+    return f"table {table}, item OPERATOR_CONFIG"
+
+
+def _table_part(table: str) -> ParameterPart | None:
+    stored = store.read_operator_config(table)
+    if stored is None:
+        return None
+    name = operator_document_location(table)
+    return ParameterPart(
+        name=name,
+        targets=parse_part(stored.document, source=name, allow_empty=False),
+        version=stored.version,
+        modified_at=stored.modified_at,
+    )
+
+
+def newer_part(parameter: ParameterPart | None, item: ParameterPart | None) -> ParameterPart | None:
+    """The operator's document: whichever copy was written last (`surge config apply` writes one, then removes
+    the other; interrupted in between, the one it wrote is the newer)."""
+    if parameter is None or item is None:
+        return parameter or item
+    if item.modified_at is None or (parameter.modified_at is not None and parameter.modified_at > item.modified_at):
+        return parameter
+    return item
 
 
 def _part(parameter: ParameterTypeDef, name: str, *, allow_empty: bool) -> ParameterPart:

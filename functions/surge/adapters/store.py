@@ -5,7 +5,9 @@ Keys: pk = "LOOP" / sk = "LEASE" for the lease; pk = "TARGET#<id>" with sk = "ST
 operator's pause, written and deleted only by `surge pause` / `surge resume`, never by a flow: no state write can
 lose it) for a target's items; pk = "REJECTED#<event id>" / sk = "REJECTION" for a push the fast path refused
 (kept a day); pk = "CONFIG#<version>" / sk = "CONFIG" for the configuration an execution runs on (zlib-compressed
-JSON in `blob`: a 500-target document is far above what a state may carry, far below DynamoDB's 400 KB item).
+JSON in `blob`: a 500-target document is far above what a state may carry, far below DynamoDB's 400 KB item);
+pk = "OPERATOR_CONFIG" / sk = "DOCUMENT" for an operator's document too large for its SSM parameter (`surge config
+apply` writes it there, zlib-compressed in `blob`, with a `version` counter and `modified_epoch`).
 Each other item keeps its model as JSON in `doc` (validated on the way in and out) and an `expires_at` epoch for
 DynamoDB TTL. A calendar item also keeps `from_epoch` / `until_epoch` (when it starts to matter and when its
 ramp-down ends), so the loop's Query leaves out the entries far in the future or long past.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,6 +49,12 @@ ALB_SK = "ALB"
 CONFIG_PREFIX = "CONFIG#"
 CONFIG_SK = "CONFIG"
 CONFIG_DAYS = 2
+OPERATOR_CONFIG_KEY: dict[str, AttributeValueTypeDef] = {"pk": {"S": "OPERATOR_CONFIG"}, "sk": {"S": "DOCUMENT"}}
+MAX_ITEM_BYTES = 400 * 1024
+"""A DynamoDB item holds at most 400 KB, attribute names and values together:
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"""
+MAX_DOCUMENT_BLOB_BYTES = MAX_ITEM_BYTES - 1024
+"""The compressed operator's document, leaving the item's keys and counters room."""
 BATCH_WRITE_ITEMS = 25
 """BatchWriteItem takes at most 25 put or delete requests per call:
 https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html"""
@@ -424,14 +432,14 @@ def put_calendar_events(table: str, target_id: str, events: list[CalendarEvent])
 
 def _calendar_item(target_id: str, event: CalendarEvent) -> dict[str, AttributeValueTypeDef]:
     ends = floor_ends_at(event)
-    return {
-        "pk": {"S": target_pk(target_id)},
-        "sk": {"S": CALENDAR_PREFIX + event.entry_id},
-        "doc": {"S": event.model_dump_json()},
-        "expires_at": {"N": str(int((ends + timedelta(days=7)).timestamp()))},
-        "from_epoch": {"N": str(int(event.active_from.timestamp()))},
-        "until_epoch": {"N": str(int(ends.timestamp()))},
-    }
+    return _model_item(
+        target_pk(target_id),
+        CALENDAR_PREFIX + event.entry_id,
+        event,
+        ends + timedelta(days=7),
+        from_epoch={"N": str(int(event.active_from.timestamp()))},
+        until_epoch={"N": str(int(ends.timestamp()))},
+    )
 
 
 class ItemsNotWrittenError(Exception):
@@ -457,12 +465,7 @@ def put_alb_samples(table: str, samples_by_target: dict[str, list[RateSample]], 
     _batch_put(
         table,
         [
-            {
-                "pk": {"S": target_pk(target_id)},
-                "sk": {"S": ALB_SK},
-                "doc": {"S": _AlbMinutes(samples=samples).model_dump_json()},
-                "expires_at": {"N": str(int((now + timedelta(hours=1)).timestamp()))},
-            }
+            _model_item(target_pk(target_id), ALB_SK, _AlbMinutes(samples=samples), now + timedelta(hours=1))
             for target_id, samples in sorted(samples_by_target.items())
         ],
     )
@@ -474,8 +477,22 @@ def config_version(config: SurgeConfig) -> str:
 
 
 def put_config(table: str, config: SurgeConfig, now: datetime) -> str:
-    """Keep the configuration under its version (for the states that read it by version); returns the version."""
+    """Keep the configuration under its version (for the states that read it by version); returns the version.
+
+    Written when the table does not have it or keeps it less than another day: every execution (one a minute)
+    reads the item's `expires_at` (half a read unit per 4 KB) instead of writing it again (a write unit per KB)."""
     version = config_version(config)
+    kept = (
+        clients.dynamodb()
+        .get_item(
+            TableName=table,
+            Key={"pk": {"S": CONFIG_PREFIX + version}, "sk": {"S": CONFIG_SK}},
+            ProjectionExpression="expires_at",
+        )
+        .get("Item")
+    )
+    if kept is not None and int(kept["expires_at"]["N"]) >= (now + timedelta(days=CONFIG_DAYS - 1)).timestamp():
+        return version
     clients.dynamodb().put_item(
         TableName=table,
         Item={
@@ -500,6 +517,69 @@ def read_config(table: str, version: str) -> SurgeConfig | None:
     return SurgeConfig.model_validate_json(zlib.decompress(item["blob"]["B"]))
 
 
+@dataclass(frozen=True)
+class StoredDocument:
+    """The operator's document as the table keeps it."""
+
+    document: str
+    version: int
+    modified_at: datetime
+
+
+def put_operator_config(table: str, document: str, now: datetime) -> StoredDocument:
+    """Write the operator's document (compressed) and count its version up; raises ValueError when even
+    compressed it is above what an item holds."""
+    blob = zlib.compress(document.encode(), 9)
+    if len(blob) > MAX_DOCUMENT_BLOB_BYTES:
+        raise ValueError(
+            f"(document): {len(blob):,} bytes compressed, above the {MAX_DOCUMENT_BLOB_BYTES:,} a table item holds"
+        )
+    written = clients.dynamodb().update_item(
+        TableName=table,
+        Key=OPERATOR_CONFIG_KEY,
+        UpdateExpression="SET #blob = :blob, modified_epoch = :now ADD #version :one",
+        ExpressionAttributeNames={"#blob": "blob", "#version": "version"},
+        ExpressionAttributeValues={
+            ":blob": {"B": blob},
+            ":now": {"N": f"{now.timestamp():.6f}"},
+            ":one": {"N": "1"},
+        },
+        ReturnValues="UPDATED_NEW",
+    )
+    return StoredDocument(document=document, version=int(written["Attributes"]["version"]["N"]), modified_at=now)
+
+
+def read_operator_config(table: str) -> StoredDocument | None:
+    """The operator's document kept in the table, if `surge config apply` put it there."""
+    item = clients.dynamodb().get_item(TableName=table, Key=OPERATOR_CONFIG_KEY, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    return StoredDocument(
+        document=zlib.decompress(item["blob"]["B"]).decode(),
+        version=int(item["version"]["N"]),
+        modified_at=datetime.fromtimestamp(float(item["modified_epoch"]["N"]), tz=UTC),
+    )
+
+
+def delete_operator_config(table: str) -> bool:
+    """Remove the operator's document from the table; False when there was none."""
+    removed = clients.dynamodb().delete_item(TableName=table, Key=OPERATOR_CONFIG_KEY, ReturnValues="ALL_OLD")
+    return "Attributes" in removed
+
+
+def _model_item(
+    pk: str, sk: str, model: BaseModel, expires_at: datetime | None, **extra: AttributeValueTypeDef
+) -> dict[str, AttributeValueTypeDef]:
+    """An item keeping `model` as JSON in `doc`, its TTL in `expires_at`, and any `extra` attributes."""
+    # A hold's unset optional fields (released_at, released_by) are left out, so a hold nobody released is stored
+    # exactly as before they existed, and an earlier version of Surge still reads it (after a rollback).
+    document = model.model_dump_json(exclude_none=isinstance(model, Hold))
+    item: dict[str, AttributeValueTypeDef] = {"pk": {"S": pk}, "sk": {"S": sk}, "doc": {"S": document}}
+    if expires_at is not None:
+        item["expires_at"] = {"N": str(int(expires_at.timestamp()))}
+    return {**item, **extra}
+
+
 def _put(
     table: str,
     pk: str,
@@ -510,13 +590,7 @@ def _put(
     values: dict[str, AttributeValueTypeDef] | None = None,
     names: dict[str, str] | None = None,
 ) -> None:
-    # A hold's unset optional fields (released_at, released_by) are left out, so a hold nobody released is stored
-    # exactly as before they existed, and an earlier version of Surge still reads it (after a rollback).
-    document = model.model_dump_json(exclude_none=isinstance(model, Hold))
-    item: dict[str, AttributeValueTypeDef] = {"pk": {"S": pk}, "sk": {"S": sk}, "doc": {"S": document}}
-    if expires_at is not None:
-        item["expires_at"] = {"N": str(int(expires_at.timestamp()))}
-    kwargs: dict[str, object] = {"TableName": table, "Item": item}
+    kwargs: dict[str, object] = {"TableName": table, "Item": _model_item(pk, sk, model, expires_at)}
     if condition is not None:
         kwargs["ConditionExpression"] = condition
     if values:
