@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from scaler_support import LOAD_BALANCER, START, deploy, ecs_target, local_aws
 from surge.adapters import clients, store
+from surge.core.signals import CalendarEvent
 from surge_cli import world
 from surge_cli.localaws import LocalAws
 from surge_cli.push_client import push_event_entry
@@ -392,3 +393,45 @@ def test_the_sample_event_invokes_record_push_directly_as_sam_local_invoke_would
     # (100 rps + 3,000,000 x 0.01) / 50 = 602 units, clamped to max_units 50.
     assert (output["push_id"], output["duplicate"], output["holds"][0]["units"]) == ("post-8812", False, 50)
     assert output["loop"]["execution_id"] == "direct-invoke"
+
+
+def test_a_push_covering_more_targets_than_a_shard_scales_one_shard_now_and_the_loop_the_others(
+    aws: LocalAws,
+) -> None:
+    """What flows through the fast path stays one shard's size whatever the push covers: a push naming no target
+    on a fleet scales the first TargetsPerShard targets itself and records every hold; the loop applies the rest."""
+    ids = ["api", "web", "jobs"]
+    stack = deploy(aws, *(ecs_target(i) for i in ids), parameters={"TargetsPerShard": "2"})
+    for target_id in ids:
+        world.create_ecs_service(aws, "prod", target_id, desired_units=2)
+    for minutes_ago in range(2, 12):
+        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+
+    # Two entries: one in force now, one next week (only the first can matter to this decision).
+    store.put_calendar_events(
+        stack.table_name,
+        "api",
+        [
+            CalendarEvent(entry_id=entry_id, name=entry_id, start_at=start, end_at=start + timedelta(hours=1), units=5)
+            for entry_id, start in (("now", START - timedelta(minutes=5)), ("next-week", START + timedelta(days=7)))
+        ],
+    )
+
+    (execution,) = push(aws, stack, audience=100_000, push_id="post-1")
+    assert aws.wait_for(execution, timeout_sim_seconds=30)["status"] == "SUCCEEDED"
+
+    recorded = next(
+        json.loads(e["stateExitedEventDetails"]["output"])
+        for e in aws.history(execution)
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "RecordPushHold"
+    )
+    assert [s["target_id"] for s in recorded["signals"]] == ["api", "web"]
+    assert [t["id"] for t in recorded["config"]["targets"]] == ["api", "web"]
+    assert recorded["left_to_the_loop"] == 1
+    assert [c["entry_id"] for c in recorded["signals"][0]["calendar"]] == ["now"]
+    assert {i: world.ecs_desired(aws, "prod", i) for i in ids} == {"api": 22, "web": 22, "jobs": 2}
+    assert [h.units for h in store.read_target_items(stack.table_name, "jobs").holds] == [22], "recorded all the same"
+
+    aws.start_execution(stack.scaler_arn, {"budget_seconds": 10})
+    aws.run_until(aws.now() + timedelta(seconds=15))
+    assert world.ecs_desired(aws, "prod", "jobs") == 22, "the loop applied the recorded hold"

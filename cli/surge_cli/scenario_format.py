@@ -24,6 +24,7 @@ from surge.core.config import DEFAULT_PUSH_SAFETY_FACTOR
 from surge_cli.replay.scenario import (
     CalendarEntry,
     CsvTraffic,
+    FleetTarget,
     InlineTraffic,
     InstancesSpec,
     MetricGap,
@@ -49,21 +50,31 @@ SECTIONS: tuple[Section, ...] = (
     Section("target-instances", InstancesSpec, "target.instances."),
     Section("traffic-csv", CsvTraffic, "traffic."),
     Section("traffic-inline", InlineTraffic, "traffic."),
+    Section("targets", FleetTarget, "targets[]."),
+    Section("targets-traffic-csv", CsvTraffic, "targets[].traffic."),
+    Section("targets-traffic-inline", InlineTraffic, "targets[].traffic."),
     Section("pushes", Push, "pushes[]."),
     Section("calendar", CalendarEntry, "calendar[]."),
     Section("config", ReplayConfig, "config."),
     Section("metric-gaps", MetricGap, "config.metric_gaps[]."),
 )
 
-MEANINGS: Mapping[str, str] = {
+_MEANINGS: dict[str, str] = {
     "name": "the scenario's name, shown in the table and the `--json` output",
     "start": (
         "the replay's wall-clock start, ISO 8601 with a UTC offset (`2026-01-21T20:00:00+09:00`); between "
         "2000-01-01 and 2199-12-31"
     ),
     "duration_seconds": "how long the replay runs (at most 7 days)",
-    "target": "the scaled fleet: [target](#target)",
-    "traffic": "the demand: a [CSV file](#traffic-a-csv-file) or [inline values](#traffic-inline-values)",
+    "target": "the scaled fleet: [target](#target); required unless `targets`",
+    "traffic": (
+        "the demand: a [CSV file](#traffic-a-csv-file) or [inline values](#traffic-inline-values); required with "
+        "`target`, not with `targets`"
+    ),
+    "targets": (
+        "instead of `target` and `traffic`: several fleets scaled by one Surge loop, each with its own id and "
+        "traffic: [targets](#targets)"
+    ),
     "pushes": "the push server's notifications: [pushes](#pushes)",
     "calendar": "pre-announced events: [calendar](#calendar)",
     "config": "Surge's settings and the world's parameters: [config](#config)",
@@ -109,6 +120,10 @@ MEANINGS: Mapping[str, str] = {
         "informational: the rate per audience member the traffic was generated from (the truth), against which "
         "the operator's guess `config.push_rps_per_audience` is judged"
     ),
+    "pushes[].target_id": (
+        "with `targets` only: the id of the target the push is for; none: every target (a `PushSent` event "
+        "naming no target holds them all)"
+    ),
     "calendar[].name": "the event's name",
     "calendar[].start": "with a UTC offset, or a naive wall-clock time in `time_zone`",
     "calendar[].end": "as `start`; after `start`",
@@ -118,6 +133,7 @@ MEANINGS: Mapping[str, str] = {
     ),
     "calendar[].units": "units held from `start - lead_seconds` until `end`",
     "calendar[].lead_seconds": "how long before `start` the units are asked for",
+    "calendar[].target_id": "with `targets`, required: the id of the target the entry is for; with `target`, none",
     "config.loop_interval_seconds": "seconds between two iterations of Surge's loop",
     "config.target_utilization": "the share of a unit's capacity Surge sizes for",
     "config.push_rps_per_audience": "the operator's guess: requests per second per audience member after a push",
@@ -151,6 +167,24 @@ MEANINGS: Mapping[str, str] = {
     "config.metric_gaps[].start_seconds": "the first ALB minute without a datapoint starts at or after this",
     "config.metric_gaps[].end_seconds": "minutes starting before this have no datapoint; after `start_seconds`",
 }
+
+
+MEANINGS: Mapping[str, str] = {
+    **_MEANINGS,
+    "targets[].id": (
+        "the target's id in Surge's configuration (its ECS service or Auto Scaling group, its load balancer and "
+        "its high-resolution metric are named after it); unique among `targets`"
+    ),
+    "targets[].traffic": (
+        "this target's demand: a [CSV file](#traffic-a-csv-file) or [inline values](#traffic-inline-values)"
+    ),
+    **{
+        f"targets[].{name}": _MEANINGS[f"target.{name}"]
+        for name in ("kind", "initial_units", "min_units", "max_units", "unit_capacity_rps", "startup_seconds")
+    },
+    **{f"targets[].{key}": meaning for key, meaning in _MEANINGS.items() if key.startswith("traffic.")},
+}
+"""`targets[]` items are `target`s with an id and their own `traffic`: the same meanings."""
 
 
 class FormatError(ValueError):

@@ -172,6 +172,9 @@ class RecordPushOutput(ReadSignalsOutput):
     push_id: str
     duplicate: bool
     holds: list[Hold]
+    left_to_the_loop: int = Field(
+        default=0, ge=0, description="targets whose holds are recorded for the loop to apply (beyond one shard)"
+    )
     rps_per_audience: dict[str, float]
     recorded: bool = Field(default=True, description="the holds are in the table (False: scaled out without them)")
     redrive_event: dict[str, Any] | None = Field(

@@ -87,13 +87,23 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         ).config
     targets = _targets_of(push, config)
     scope = SurgeConfig(targets=targets)
-    items = {t.id: store.read_target_items(settings.table_name, t.id) for t in targets}
+    # The calendar entries that can matter to a decision taken now (as the loop reads them): the others would
+    # only make this state bigger.
+    items = {
+        t.id: store.read_target_items(
+            settings.table_name,
+            t.id,
+            calendar_between=(now, now + timedelta(seconds=t.scaling.loop_interval_seconds)),
+        )
+        for t in targets
+    }
     pending = [h.started_at for i in items.values() for h in i.holds if not h.calibrated and now >= h.max_until]
     readings = read_request_metrics(scope, now, since=min(pending, default=None))
     current = capacity.read_capacity(scope)
 
     signals: list[TargetSignals] = []
     recorded: list[Hold] = []
+    recorded_targets: list[str] = []
     rates: dict[str, float] = {}
     for target in targets:
         found = items[target.id]
@@ -127,10 +137,20 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         )
         if not request.record or _put_hold_if_new(settings.table_name, target.id, hold):
             recorded.append(hold)
+            recorded_targets.append(target.id)
             target_signals = target_signals.model_copy(update={"holds": [*found.holds, hold]})
         signals.append(target_signals)
 
     duplicate = not recorded
+    # What flows on stays one shard's size whatever the push covers: the first TargetsPerShard targets are
+    # decided and scaled by this execution; the others' holds are recorded and the loop applies them within an
+    # interval (a push naming no target on a 500-target fleet would otherwise carry every target's signals).
+    fast = {t.id for t in targets[: settings.targets_per_shard]}
+    if len(targets) > len(fast):
+        logger.info(
+            "push covers more targets than one shard: the loop applies the others' holds",
+            extra={"fast_path_targets": sorted(fast), "left_to_the_loop": len(targets) - len(fast)},
+        )
     details = {"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in recorded]}
     if not request.record:
         # Capacity first, bookkeeping after: the hold is sized and applied now, and the push waits in the
@@ -149,14 +169,15 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
     )
     return RecordPushOutput(
         loop=loop,
-        config=scope,
+        config=SurgeConfig(targets=[t for t in targets if t.id in fast]),
         failures=FailureCount(),
-        signals=signals,
+        signals=[s for s in signals if s.target_id in fast],
         read_at=now,
         push_id=push.push_id,
         duplicate=duplicate,
-        holds=recorded,
-        rps_per_audience=rates,
+        holds=[h for h, t in zip(recorded, recorded_targets, strict=True) if t in fast],
+        left_to_the_loop=len(targets) - len(fast),
+        rps_per_audience={t: rate for t, rate in rates.items() if t in fast},
         recorded=request.record,
         redrive_event=None if request.record else request.event,
     )

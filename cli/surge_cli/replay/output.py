@@ -116,9 +116,22 @@ def loop_cost_lines(results: list[dict[str, Any]]) -> list[str]:
 
 
 def print_table(console: Console, title: str, results: list[dict[str, Any]]) -> None:
+    """The policies side by side (a scenario with `targets`: their aggregate over the targets, then a table per
+    target), then the loop's usage and cost."""
     console.print(comparison_table(title, results))
+    for target_id, per_policy in per_target_results(results).items():
+        console.print(comparison_table(f"target {target_id}", per_policy))
     for line in loop_cost_lines(results):
         console.print(line)
+
+
+def per_target_results(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A scenario with `targets`: each target's results of every policy, by target id (empty otherwise)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        for target_id, one in result.get("targets", {}).items():
+            found.setdefault(target_id, []).append(one)
+    return found
 
 
 LINKED_TIMELINE_COLUMNS = ("pending_units", "instances", "instances_in_service", "group_desired")
@@ -126,6 +139,11 @@ LINKED_TIMELINE_COLUMNS = ("pending_units", "instances", "instances_in_service",
 
 
 def write_timeline(path: Path, runs: list[PolicyRun]) -> None:
+    """One row per policy and second; a scenario with `targets` adds a `target` column (one row per policy,
+    target and second)."""
+    if any(run.targets is not None for run in runs):
+        _write_targets_timeline(path, runs)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     linked = any(second.instances is not None for run in runs for second in run.seconds[:1])
     with path.open("w", newline="") as handle:
@@ -150,27 +168,68 @@ def write_timeline(path: Path, runs: list[PolicyRun]) -> None:
                 )
 
 
+def _write_targets_timeline(path: Path, runs: list[PolicyRun]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("policy", "target", *TIMELINE_COLUMNS[1:]))
+        for run in runs:
+            for target_id, one in (run.targets or {}).items():
+                for second in one.seconds:
+                    writer.writerow(
+                        (
+                            run.policy,
+                            target_id,
+                            second.t_seconds,
+                            f"{second.demand_rps:g}",
+                            second.desired_units,
+                            second.in_service_units,
+                        )
+                    )
+
+
+def plotted_rps(run: PolicyRun, loaded: LoadedScenario) -> tuple[list[float], list[float]]:
+    """Per second, the in-service capacity and the desired units as capacity (rps): with `targets`, summed over
+    the targets (each target's units at its own `unit_capacity_rps`)."""
+    if run.targets is None:
+        unit_rps = loaded.scenario.spec.unit_capacity_rps
+        return [s.capacity_rps for s in run.seconds], [s.desired_units * unit_rps for s in run.seconds]
+    views = loaded.targets()
+    capacity = [0.0] * loaded.scenario.duration_seconds
+    desired = [0.0] * loaded.scenario.duration_seconds
+    for target_id, one in run.targets.items():
+        unit_rps = views[target_id].scenario.spec.unit_capacity_rps
+        for second in one.seconds:
+            capacity[second.t_seconds] += second.capacity_rps
+            desired[second.t_seconds] += second.desired_units * unit_rps
+    return capacity, desired
+
+
 def write_plot(path: Path, loaded: LoadedScenario, runs: list[PolicyRun]) -> None:
-    """One panel per policy: demand, in-service capacity and desired units on one scale (rps left, units right)."""
+    """One panel per policy: demand, in-service capacity and desired units on one scale (rps left, units right;
+    a scenario with `targets`: the sums over its targets, on the rps scale only)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     scenario = loaded.scenario
-    unit_rps = scenario.target.unit_capacity_rps
     minutes = [t / 60 for t in range(scenario.duration_seconds)]
     figure, axes = plt.subplots(len(runs), 1, figsize=(12, 2.8 * len(runs)), sharex=True, sharey=True, squeeze=False)
+    plotted = [plotted_rps(run, loaded) for run in runs]
     top_rps = 1.05 * max(
-        [*loaded.demand_rps, *(max(s.capacity_rps, s.desired_units * unit_rps) for run in runs for s in run.seconds)],
+        [
+            *loaded.demand_rps,
+            *(max(c, d) for capacity, desired in plotted for c, d in zip(capacity, desired, strict=True)),
+        ],
         default=1.0,
     )
-    for axis, run in zip(axes[:, 0], runs, strict=True):
+    for axis, run, (capacity, desired) in zip(axes[:, 0], runs, plotted, strict=True):
         axis.fill_between(minutes, loaded.demand_rps, color="tab:red", alpha=0.25, label="demand (rps)")
-        axis.plot(minutes, [s.capacity_rps for s in run.seconds], color="tab:blue", label="in-service capacity (rps)")
+        axis.plot(minutes[: len(capacity)], capacity, color="tab:blue", label="in-service capacity (rps)")
         axis.step(
-            minutes,
-            [s.desired_units * unit_rps for s in run.seconds],
+            minutes[: len(desired)],
+            desired,
             where="post",
             color="tab:green",
             linestyle="--",
@@ -179,10 +238,12 @@ def write_plot(path: Path, loaded: LoadedScenario, runs: list[PolicyRun]) -> Non
         axis.set_ylabel("rps")
         axis.set_ylim(0, max(top_rps, 1.0))  # every panel shows every policy's highest count
         axis.set_title(run.policy, loc="left", fontsize=10)
-        units_axis = axis.twinx()
-        low, high = axis.get_ylim()
-        units_axis.set_ylim(low / unit_rps, high / unit_rps)
-        units_axis.set_ylabel("units")
+        if not scenario.is_fleet:
+            unit_rps = scenario.spec.unit_capacity_rps
+            units_axis = axis.twinx()
+            low, high = axis.get_ylim()
+            units_axis.set_ylim(low / unit_rps, high / unit_rps)
+            units_axis.set_ylabel("units")
         _mark_events(axis, loaded)
         axis.legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("minutes since start")

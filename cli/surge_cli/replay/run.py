@@ -7,7 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from surge_cli.replay.kpis import policy_result
-from surge_cli.replay.policies import CALENDAR_ONLY_POLICIES, POLICIES, PolicyRun, ProgressCallback, applicable_policies
+from surge_cli.replay.policies import (
+    CALENDAR_ONLY_POLICIES,
+    POLICIES,
+    PolicyRun,
+    ProgressCallback,
+    applicable_policies,
+    run_policy,
+)
 from surge_cli.replay.scenario import LoadedScenario, ScenarioError
 
 ALL = "all"
@@ -34,7 +41,7 @@ def replay(
     runs = []
     for name in names:
         started = time.perf_counter()
-        run = POLICIES[name](loaded, progress_for(name))
+        run = run_policy(name, loaded, progress_for(name))
         run.wall_seconds = time.perf_counter() - started
         runs.append(run)
     return runs, [policy_result(run, loaded) for run in runs]

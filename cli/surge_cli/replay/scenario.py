@@ -1,7 +1,8 @@
 """The replay scenario file: one JSON document, validated strictly (a typo must never change a replay silently).
 
 Format (brief, "Scenario files"): `name`, `start` (aware ISO 8601), `duration_seconds`, `target`, `traffic`
-(a CSV of `t_seconds,rps` or inline `rps` with `resolution_seconds`), `pushes`, `calendar` and `config`.
+(a CSV of `t_seconds,rps` or inline `rps` with `resolution_seconds`), `pushes`, `calendar` and `config`; or,
+instead of `target` and `traffic`, `targets` (several, each with its own `id` and `traffic`: docs/scenario-format.md).
 Relative paths resolve against the scenario file's folder. Every error is one line that names the field
 (or the CSV line), raised as `ScenarioError`; the command turns it into exit code 2.
 """
@@ -31,15 +32,32 @@ from pydantic import (
 )
 
 from surge.core.calendar import to_utc
-from surge.core.config import ScalingConfig, TargetConfig
+from surge.core.config import ScalingConfig, TargetConfig, TargetId
 from surge_cli.localaws.latency import ProfileName
 
 MAX_DURATION_SECONDS = 7 * 86_400
 LOAD_BALANCER = "app/replay-alb/50dc6c495c0c9188"
 TARGET_ID = "api"
+"""The id of a scenario's single `target` (its ECS service or Auto Scaling group is named so too)."""
 HIGH_RESOLUTION_NAMESPACE = "Replay/App"
 HIGH_RESOLUTION_METRIC_NAME = "RequestCount"
 HIGH_RESOLUTION_DIMENSIONS = {"Service": TARGET_ID}
+MAX_REPLAY_TARGETS = 50
+"""At most this many `targets`: the replay plays every target's world (its service or group, its load balancer's
+minutes, one timeline per policy) in one process on moto, and a replay must stay interactive (a 30-minute,
+50-target replay is minutes); 50 is also the template's largest TargetsPerShard, so a replay of any size still
+exercises the scaler's Map over shards at the default of 10 (5 shards). Fleets beyond that are `make bench`'s."""
+
+
+def load_balancer_of(target_id: str) -> str:
+    """The LoadBalancer dimension of a target's request-count metric (one load balancer per target)."""
+    return LOAD_BALANCER if target_id == TARGET_ID else f"app/replay-{target_id}/50dc6c495c0c9188"
+
+
+def high_resolution_dimensions_of(target_id: str) -> dict[str, str]:
+    return HIGH_RESOLUTION_DIMENSIONS if target_id == TARGET_ID else {"Service": target_id}
+
+
 CLUSTER = "replay"
 LINKED_GROUP = "replay-instances"
 """ECS on EC2 (`target.instances`): the Auto Scaling group the tasks run on ..."""
@@ -92,8 +110,8 @@ class InstancesSpec(_Strict):
         return self
 
 
-class TargetSpec(_Strict):
-    """The scaled fleet: units are ECS tasks (`ecs`) or EC2 instances (`asg`)."""
+class _Units(_Strict):
+    """What every scaled fleet has: units are ECS tasks (`ecs`) or EC2 instances (`asg`)."""
 
     kind: Literal["ecs", "asg"]
     initial_units: int = Field(ge=0, le=10_000)
@@ -101,6 +119,19 @@ class TargetSpec(_Strict):
     max_units: int = Field(ge=1, le=10_000)
     unit_capacity_rps: float = Field(gt=0, le=1_000_000)
     startup_seconds: int = Field(ge=0, le=3_600)
+
+    @model_validator(mode="after")
+    def _ranges_agree(self) -> Self:
+        if self.min_units > self.max_units:
+            raise ValueError(f"min_units ({self.min_units}) must be <= max_units ({self.max_units})")
+        if not self.min_units <= self.initial_units <= self.max_units:
+            raise ValueError(f"initial_units ({self.initial_units}) must be within [min_units, max_units]")
+        return self
+
+
+class TargetSpec(_Units):
+    """The scaled fleet: units are ECS tasks (`ecs`) or EC2 instances (`asg`)."""
+
     instances: InstancesSpec | None = None
 
     @field_validator("instances")
@@ -111,11 +142,7 @@ class TargetSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _ranges_agree(self) -> Self:
-        if self.min_units > self.max_units:
-            raise ValueError(f"min_units ({self.min_units}) must be <= max_units ({self.max_units})")
-        if not self.min_units <= self.initial_units <= self.max_units:
-            raise ValueError(f"initial_units ({self.initial_units}) must be within [min_units, max_units]")
+    def _instances_fit(self) -> Self:
         if self.instances is not None:
             slots = self.instances.initial_units * self.instances.tasks_per_instance
             if self.initial_units > slots:
@@ -149,6 +176,25 @@ Traffic = Annotated[
 ]
 
 
+class FleetTarget(_Units):
+    """One of a scenario's `targets`: a scaled fleet with its own id and its own traffic (ECS on EC2,
+    `instances`, is replayed for a single `target` only)."""
+
+    id: TargetId
+    traffic: Traffic
+
+    def spec(self) -> TargetSpec:
+        return TargetSpec.model_validate(self.model_dump(exclude={"id", "traffic"}))
+
+
+TARGET_ID_FIELD = Field(
+    default=None,
+    min_length=1,
+    max_length=64,
+    description="with `targets`: the id of the target it is for",
+)
+
+
 class Push(_Strict):
     """One PutEvents of the push server. The same `id` listed twice (same audience) is a duplicate delivery."""
 
@@ -161,6 +207,7 @@ class Push(_Strict):
         le=10,
         description="informational: the rate per audience member the traffic was generated from (the truth)",
     )
+    target_id: str | None = TARGET_ID_FIELD
 
 
 class CalendarEntry(_Strict):
@@ -172,6 +219,7 @@ class CalendarEntry(_Strict):
     time_zone: TimeZoneName | None = None
     units: int = Field(ge=1, le=10_000)
     lead_seconds: int = Field(default=600, ge=0, le=86_400)
+    target_id: str | None = TARGET_ID_FIELD
 
     @model_validator(mode="after")
     def _resolvable(self) -> Self:
@@ -238,8 +286,9 @@ class Scenario(_Strict):
     name: str = Field(min_length=1, max_length=128)
     start: AwareDatetime
     duration_seconds: int = Field(gt=0, le=MAX_DURATION_SECONDS)
-    target: TargetSpec
-    traffic: Traffic
+    target: TargetSpec | None = None
+    traffic: Traffic | None = None
+    targets: list[FleetTarget] | None = Field(default=None, min_length=1, max_length=MAX_REPLAY_TARGETS)
     pushes: list[Push] = Field(default_factory=list)
     calendar: list[CalendarEntry] = Field(default_factory=list)
     config: ReplayConfig = Field(default_factory=ReplayConfig)
@@ -252,6 +301,36 @@ class Scenario(_Strict):
         if not EARLIEST_START <= value <= LATEST_START:
             raise ValueError("must be between 2000-01-01 and 2199-12-31")
         return value
+
+    @property
+    def is_fleet(self) -> bool:
+        """Several targets (`targets`) rather than one (`target`)."""
+        return self.targets is not None
+
+    @property
+    def spec(self) -> TargetSpec:
+        """The single target (`target`); a scenario with `targets` has none (replay each of `target_views()`)."""
+        if self.target is None:
+            raise ValueError("a scenario with `targets` has no single target: use its target_views()")
+        return self.target
+
+    def target_views(self) -> dict[str, Scenario]:
+        """`targets`: each target as a single-target scenario of its own (its traffic, the pushes naming it or no
+        target, the calendar entries naming it), by id; a single-target scenario is its only view."""
+        if self.targets is None:
+            return {TARGET_ID: self}
+        return {
+            fleet_target.id: self.model_copy(
+                update={
+                    "target": fleet_target.spec(),
+                    "traffic": fleet_target.traffic,
+                    "targets": None,
+                    "pushes": [p for p in self.pushes if p.target_id in (None, fleet_target.id)],
+                    "calendar": [c for c in self.calendar if c.target_id == fleet_target.id],
+                }
+            )
+            for fleet_target in self.targets
+        }
 
     def distinct_pushes(self) -> list[Push]:
         """Each push once (its first delivery), in scenario order."""
@@ -270,27 +349,29 @@ class Scenario(_Strict):
     def scaling_config(self) -> ScalingConfig:
         """The scenario's config mapped onto Surge's own ScalingConfig (min/max/capacity from `target`)."""
         return ScalingConfig(
-            min_units=self.target.min_units,
-            max_units=self.target.max_units,
-            initial_units=self.target.initial_units,
-            unit_capacity_rps=self.target.unit_capacity_rps,
+            min_units=self.spec.min_units,
+            max_units=self.spec.max_units,
+            initial_units=self.spec.initial_units,
+            unit_capacity_rps=self.spec.unit_capacity_rps,
             target_utilization=self.config.target_utilization,
             loop_interval_seconds=self.config.loop_interval_seconds,
             scale_in_cooldown_seconds=self.config.scale_in_cooldown_seconds,
             push_rps_per_audience=self.config.push_rps_per_audience,
             push_min_hold_seconds=self.config.push_min_hold_seconds,
             push_hold_seconds=self.config.push_hold_seconds,
-            unit_startup_seconds=self.target.startup_seconds,
+            unit_startup_seconds=self.spec.startup_seconds,
             **(
                 {} if self.config.push_safety_factor is None else {"push_safety_factor": self.config.push_safety_factor}
             ),
         )
 
-    def target_config(self) -> TargetConfig:
+    def target_config(self, target_id: str = TARGET_ID) -> TargetConfig:
+        """The single target as Surge's TargetConfig, with the id `target_id` (its service or group, load
+        balancer and high-resolution metric named after it)."""
         reference = (
-            {"ecs": {"cluster": CLUSTER, "service": TARGET_ID}}
-            if self.target.kind == "ecs"
-            else {"asg": {"group_name": TARGET_ID}}
+            {"ecs": {"cluster": CLUSTER, "service": target_id}}
+            if self.spec.kind == "ecs"
+            else {"asg": {"group_name": target_id}}
         )
         period = self.config.high_resolution_metric_period_seconds
         high_resolution = (
@@ -300,7 +381,7 @@ class Scenario(_Strict):
                 "high_resolution_metric": {
                     "namespace": HIGH_RESOLUTION_NAMESPACE,
                     "metric_name": HIGH_RESOLUTION_METRIC_NAME,
-                    "dimensions": HIGH_RESOLUTION_DIMENSIONS,
+                    "dimensions": high_resolution_dimensions_of(target_id),
                     "period_seconds": period,
                 }
             }
@@ -309,10 +390,10 @@ class Scenario(_Strict):
         instances = {} if linked is None or "instances" not in TargetConfig.model_fields else {"instances": linked}
         return TargetConfig.model_validate(
             {
-                "id": TARGET_ID,
-                "kind": self.target.kind,
+                "id": target_id,
+                "kind": self.spec.kind,
                 **reference,
-                "load_balancer": {"load_balancer": LOAD_BALANCER},
+                "load_balancer": {"load_balancer": load_balancer_of(target_id)},
                 **high_resolution,
                 "scaling": self.scaling_config().model_dump(),
                 **instances,
@@ -326,7 +407,7 @@ class Scenario(_Strict):
 
         `target_config()` passes it on once `TargetConfig` has the `instances` field; until then Surge decides
         the tasks alone and the instances are the capacity provider's managed scaling's (the world plays both)."""
-        spec = self.target.instances
+        spec = self.spec.instances
         if spec is None:
             return None
         return {
@@ -338,16 +419,40 @@ class Scenario(_Strict):
 
 
 class LoadedScenario:
-    """A validated scenario with its demand resolved to one value per second (`demand_rps[t]`)."""
+    """A validated scenario with its demand resolved to one value per second (`demand_rps[t]`).
+
+    With `targets`, `target_demand_rps` holds each target's demand by id, `demand_rps` their sum (the fleet's),
+    and `targets()` each target as a single-target LoadedScenario of its own (what the baselines and the KPIs
+    replay and measure)."""
 
     def __init__(
-        self, scenario: Scenario, demand_rps: list[float], path: Path | None = None, notes: list[str] | None = None
+        self,
+        scenario: Scenario,
+        demand_rps: list[float],
+        path: Path | None = None,
+        notes: list[str] | None = None,
+        target_demand_rps: dict[str, list[float]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.demand_rps = demand_rps
         self.path = path
         self.notes = notes or []
         """What the file leaves to an assumption (traffic shorter than the scenario, a CSV starting late)."""
+        self.target_demand_rps = target_demand_rps or {}
+
+    @property
+    def is_fleet(self) -> bool:
+        return self.scenario.is_fleet
+
+    def targets(self) -> dict[str, LoadedScenario]:
+        """Each target as a single-target scenario with its own demand, by id; a single-target scenario is its
+        only one (under TARGET_ID)."""
+        if not self.scenario.is_fleet:
+            return {TARGET_ID: self}
+        return {
+            target_id: LoadedScenario(view, self.target_demand_rps[target_id], self.path, self.notes)
+            for target_id, view in self.scenario.target_views().items()
+        }
 
     def with_config(self, **changes: object) -> LoadedScenario:
         """The same scenario with some `config` keys changed (validated like the file's own)."""
@@ -356,7 +461,11 @@ class LoadedScenario:
         except ValidationError as error:
             raise ScenarioError(f"config: {_all_problems(error)}") from error
         return LoadedScenario(
-            self.scenario.model_copy(update={"config": config}), self.demand_rps, self.path, self.notes
+            self.scenario.model_copy(update={"config": config}),
+            self.demand_rps,
+            self.path,
+            self.notes,
+            self.target_demand_rps,
         )
 
     def truncated(self, duration_seconds: int) -> LoadedScenario:
@@ -364,7 +473,8 @@ class LoadedScenario:
         duration = max(1, min(duration_seconds, self.scenario.duration_seconds))
         pushes = [p for p in self.scenario.pushes if p.at_seconds < duration]
         scenario = self.scenario.model_copy(update={"duration_seconds": duration, "pushes": pushes})
-        return LoadedScenario(scenario, self.demand_rps[:duration], self.path, self.notes)
+        by_target = {target_id: demand[:duration] for target_id, demand in self.target_demand_rps.items()}
+        return LoadedScenario(scenario, self.demand_rps[:duration], self.path, self.notes, by_target)
 
     def demand_at(self, t_seconds: int) -> float:
         """Demand at second `t`; before the start the first value holds, after the end the last."""
@@ -425,10 +535,72 @@ def parse_scenario(document: object, *, base_dir: Path, path: Path | None = None
         scenario = Scenario.model_validate(document)
     except ValidationError as error:
         raise ScenarioError(f"{source}: {_all_problems(error)}") from error
+    _check_targets(scenario, source)
     notes: list[str] = []
-    demand = resolve_demand(scenario, base_dir, notes)
+    if scenario.targets is None:
+        demand = resolve_demand(scenario, base_dir, notes)
+        by_target: dict[str, list[float]] = {}
+    else:
+        by_target = {
+            target.id: _target_demand(scenario, index, base_dir, notes) for index, target in enumerate(scenario.targets)
+        }
+        demand = [sum(values) for values in zip(*by_target.values(), strict=True)]
     _check_times(scenario, source)
-    return LoadedScenario(scenario, demand, path, notes)
+    return LoadedScenario(scenario, demand, path, notes, by_target)
+
+
+def _check_targets(scenario: Scenario, source: str) -> None:
+    """`target` + `traffic` or `targets`, never both; unique target ids; every `target_id` one of them."""
+    if scenario.target is not None and scenario.targets is not None:
+        raise ScenarioError(f"{source}: targets: give either target (one) or targets (several), not both")
+    if scenario.targets is None:
+        if scenario.target is None:
+            raise ScenarioError(f"{source}: target: required (or targets: a list of 1-{MAX_REPLAY_TARGETS} targets)")
+        if scenario.traffic is None:
+            raise ScenarioError(f"{source}: traffic: required with target")
+        for where, target_id in _named_targets(scenario):
+            if target_id is not None:
+                raise ScenarioError(
+                    f"{source}: {where}: only with targets (a scenario's single target has no id to name) "
+                    f"(got: {target_id!r})"
+                )
+        return
+    if scenario.traffic is not None:
+        raise ScenarioError(f"{source}: traffic: not with targets (each target has its own targets[].traffic)")
+    ids: list[str] = []
+    for index, target in enumerate(scenario.targets):
+        if target.id in ids:
+            raise ScenarioError(
+                f"{source}: targets.{index}.id: {target.id!r} is already the id of targets.{ids.index(target.id)}; "
+                "ids must be unique"
+            )
+        ids.append(target.id)
+    known = ", ".join(ids)
+    for where, target_id in _named_targets(scenario):
+        if target_id is None and where.startswith("calendar."):
+            raise ScenarioError(
+                f"{source}: {where}: required with targets (a calendar entry is for one target: one of {known})"
+            )
+        if target_id is not None and target_id not in ids:
+            raise ScenarioError(f"{source}: {where}: must be one of the targets' ids ({known}) (got: {target_id!r})")
+
+
+def _named_targets(scenario: Scenario) -> list[tuple[str, str | None]]:
+    """(`pushes.<i>.target_id` or `calendar.<i>.target_id`, its value) of every push and calendar entry."""
+    pushes = [(f"pushes.{i}.target_id", push.target_id) for i, push in enumerate(scenario.pushes)]
+    return pushes + [(f"calendar.{i}.target_id", entry.target_id) for i, entry in enumerate(scenario.calendar)]
+
+
+def _target_demand(scenario: Scenario, index: int, base_dir: Path, notes: list[str]) -> list[float]:
+    """`targets[index]`'s demand, one value per second; its notes and errors name `targets.<index>.traffic`."""
+    assert scenario.targets is not None
+    said: list[str] = []
+    try:
+        demand = demand_of(scenario.targets[index].traffic, scenario.duration_seconds, base_dir, said)
+    except ScenarioError as error:
+        raise ScenarioError(f"targets.{index}.{error}") from error
+    notes.extend(f"targets.{index}.{note}" for note in said)
+    return demand
 
 
 def _all_problems(error: ValidationError) -> str:
@@ -471,18 +643,27 @@ def _check_times(scenario: Scenario, source: str) -> None:
             f"{source}: config.push_min_hold_seconds: must be <= config.push_hold_seconds "
             f"({scenario.config.push_hold_seconds}) (got: {scenario.config.push_min_hold_seconds})"
         )
-    try:
-        scenario.target_config()  # Surge's own rules on the target and config, said here rather than mid-replay
-    except ValidationError as error:
-        raise ScenarioError(f"{source}: {_all_problems(error)}") from None
+    for target_id, view in scenario.target_views().items():
+        try:
+            view.target_config(target_id)  # Surge's own rules on the target and config, said here, not mid-replay
+        except ValidationError as error:
+            where = "" if scenario.targets is None else f"targets ({target_id!r}): "
+            raise ScenarioError(f"{source}: {where}{_all_problems(error)}") from None
 
 
 def resolve_demand(scenario: Scenario, base_dir: Path, notes: list[str] | None = None) -> list[float]:
     """One demand value per second over the scenario's duration; what the traffic leaves to an assumption (shorter
     than the scenario, a CSV starting after t=0) is said in `notes`."""
+    if scenario.traffic is None:
+        raise ScenarioError("traffic: required with target")
+    return demand_of(scenario.traffic, scenario.duration_seconds, base_dir, notes)
+
+
+def demand_of(
+    traffic: CsvTraffic | InlineTraffic, duration: int, base_dir: Path, notes: list[str] | None = None
+) -> list[float]:
+    """One demand value per second of `duration` from one `traffic` block (see `resolve_demand`)."""
     said = notes if notes is not None else []
-    duration = scenario.duration_seconds
-    traffic = scenario.traffic
     if isinstance(traffic, InlineTraffic):
         covered = len(traffic.rps) * traffic.resolution_seconds
         if covered < duration:

@@ -32,6 +32,28 @@ CALENDAR_ONLY_POLICIES = frozenset({TARGET_TRACKING_SCHEDULED})
 """Policies that exist only for scenarios with calendar entries."""
 
 
+FLEET_POLICIES = frozenset({"surge"})
+"""Policies that replay every target of a scenario with `targets` at once (one loop for all); every other
+policy is single-target by nature and replays each target on its own."""
+
+
+def run_policy(name: str, loaded: LoadedScenario, progress: ProgressCallback | None = None) -> PolicyRun:
+    """Replay `loaded` under the policy `name`. With `targets`, a single-target policy replays each target's
+    view independently (a calendar-only policy without entries for a target is plain target tracking there:
+    it has no scheduled action to add) and the result holds one run per target."""
+    if not loaded.is_fleet or name in FLEET_POLICIES:
+        return POLICIES[name](loaded, progress)
+    runs: dict[str, PolicyRun] = {}
+    for target_id, view in loaded.targets().items():
+        if name in CALENDAR_ONLY_POLICIES and not view.scenario.calendar:
+            run = run_target_tracking(view, progress)
+            run.policy = name
+        else:
+            run = POLICIES[name](view, progress)
+        runs[target_id] = run
+    return PolicyRun(policy=name, changes=[], seconds=[], targets=runs)
+
+
 def applicable_policies(loaded: LoadedScenario) -> list[str]:
     """Every policy that applies to this scenario, in POLICIES order (calendar-only ones need calendar entries)."""
     has_calendar = bool(loaded.scenario.calendar)
@@ -40,10 +62,12 @@ def applicable_policies(loaded: LoadedScenario) -> list[str]:
 
 __all__ = [
     "CALENDAR_ONLY_POLICIES",
+    "FLEET_POLICIES",
     "POLICIES",
     "TARGET_TRACKING_SCHEDULED",
     "PolicyRun",
     "ProgressCallback",
     "Runner",
     "applicable_policies",
+    "run_policy",
 ]

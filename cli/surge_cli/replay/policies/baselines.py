@@ -65,7 +65,7 @@ class _Oracle:
     needed_units: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        capacity = self.loaded.scenario.target.unit_capacity_rps
+        capacity = self.loaded.scenario.spec.unit_capacity_rps
         self.needed_units = [
             clamp_units(units_at_full_load(rps, capacity), self.loaded) for rps in self.loaded.demand_rps
         ]
@@ -75,7 +75,7 @@ class _Oracle:
         return max(self.needed_units[min(t_seconds, last) : min(t_seconds + horizon_seconds, last) + 1])
 
     def tick(self, t_seconds: int, fleet: Units) -> None:
-        target = self.loaded.scenario.target
+        target = self.loaded.scenario.spec
         instances = target.instances
         if isinstance(fleet, LinkedFleet) and instances is not None:
             # The instances first: a task asked for at t needs a free slot at t, so the instances its peak needs
@@ -144,7 +144,7 @@ def scheduled_min_changes(loaded: LoadedScenario) -> list[ScheduledMinChange]:
     scenario's start have already run: the minimum they leave in effect applies from second 0.
     """
     scenario = loaded.scenario
-    target = scenario.target
+    target = scenario.spec
     rng = random.Random(f"scheduled-actions:{scenario.config.seed}")
     max_delay = (
         ASG_SCHEDULED_ACTION_MAX_DELAY_SECONDS if target.kind == "asg" else ECS_SCHEDULED_ACTION_MAX_DELAY_SECONDS
@@ -191,10 +191,10 @@ class TargetTracking:
 
     def __post_init__(self) -> None:
         scenario = self.loaded.scenario
-        self.min_units = scenario.target.min_units
+        self.min_units = scenario.spec.min_units
         # Before the replay the fleet ran at the first demand with the initial units long enough for the alarms
         # to hold full history; pre-start minutes published at or after second 0 arrive on their schedule.
-        initial = max(scenario.target.initial_units, 1)
+        initial = max(scenario.spec.initial_units, 1)
         for _ in range(SCALE_IN_DATAPOINTS):
             self.datapoints.append(minute_requests(self.loaded, -10 * ALB_PERIOD_SECONDS) / initial)
         delay = scenario.config.metric_publication_delay_seconds
@@ -205,11 +205,11 @@ class TargetTracking:
     @property
     def target_per_unit_per_minute(self) -> float:
         scenario = self.loaded.scenario
-        return scenario.target.unit_capacity_rps * scenario.config.target_utilization * ALB_PERIOD_SECONDS
+        return scenario.spec.unit_capacity_rps * scenario.config.target_utilization * ALB_PERIOD_SECONDS
 
     @property
     def is_asg(self) -> bool:
-        return self.loaded.scenario.target.kind == "asg"
+        return self.loaded.scenario.spec.kind == "asg"
 
     def tick(self, t_seconds: int, fleet: Units) -> None:
         self._run_scheduled(t_seconds, fleet)
@@ -244,13 +244,13 @@ class TargetTracking:
 
     def _raise(self, t_seconds: int, fleet: Units, units: int) -> None:
         fleet.set_desired(t_seconds, units)
-        startup = self.loaded.scenario.target.startup_seconds
+        startup = self.loaded.scenario.spec.startup_seconds
         self.warm_until_seconds = max(self.warm_until_seconds, t_seconds + startup + ASG_INSTANCE_WARMUP_SECONDS)
 
     def _evaluate(self, t_seconds: int, fleet: Units, value: float) -> None:
         """One alarm evaluation (every minute, when the newest datapoint appears); in ALARM, the policy runs."""
         target = self.target_per_unit_per_minute
-        maximum = self.loaded.scenario.target.max_units
+        maximum = self.loaded.scenario.spec.max_units
         running = max(fleet.in_service_units, 1)
         proposed = max(self.min_units, min(maximum, math.ceil(running * value / target - 1e-9)))
         recent = list(self.datapoints)
@@ -392,13 +392,13 @@ class FastAutoscaler:
     _steps: Iterator[float] | None = None
 
     def __post_init__(self) -> None:
-        initial = self.loaded.scenario.target.initial_units
+        initial = self.loaded.scenario.spec.initial_units
         self._snapshot = (initial, initial)
         self._steps = self._execution()
 
     def tier_units(self, sample_desired: int) -> int:
         """The sample's desired count (2..20) mapped onto [min_units, max_units] (2 -> min, 20 -> max)."""
-        target = self.loaded.scenario.target
+        target = self.loaded.scenario.spec
         share = (sample_desired - SAMPLE_MIN_DESIRED) / (SAMPLE_MAX_DESIRED - SAMPLE_MIN_DESIRED)
         return round(target.min_units + share * (target.max_units - target.min_units))
 
@@ -428,7 +428,7 @@ class FastAutoscaler:
         sampled = min(SAMPLED_TASKS, running)
         if sampled == 0:
             return 0, 0
-        capacity = running * self.loaded.scenario.target.unit_capacity_rps
+        capacity = running * self.loaded.scenario.spec.unit_capacity_rps
         per_task = self.loaded.demand_at(math.floor(x_seconds)) / capacity * FULL_LOAD_CONNECTIONS
         return math.floor(per_task + 1e-9), sampled
 

@@ -31,6 +31,9 @@ class PolicyRun:
     """Every capacity API call, changed or not (surge); None: one per change."""
     details: dict[str, Any] | None = None
     """surge only: the journal, the holds and how each push's fast path ended (see policies/surge.py)."""
+    targets: dict[str, PolicyRun] | None = None
+    """A scenario with `targets`: each target's own run, by id (this run's `changes` and `seconds` are empty;
+    surge's `loop` and `details` are the whole loop's, once for every target)."""
 
     @property
     def change_instants(self) -> list[tuple[float, int]]:
@@ -48,7 +51,7 @@ class Controller(Protocol):
 
 
 def clamp_units(units: int, loaded: LoadedScenario) -> int:
-    target = loaded.scenario.target
+    target = loaded.scenario.spec
     return max(target.min_units, min(target.max_units, units))
 
 
@@ -75,14 +78,14 @@ def world_latency(loaded: LoadedScenario) -> LatencyModel:
 
 def new_fleet(loaded: LoadedScenario) -> Fleet | LinkedFleet:
     """The scenario's fleet at t = 0: its units alone, or (`target.instances`) its tasks on their instances."""
-    target = loaded.scenario.target
+    target = loaded.scenario.spec
     if target.instances is None:
         return Fleet(target.initial_units, target.startup_seconds)
     return linked_fleet(loaded)
 
 
 def linked_fleet(loaded: LoadedScenario) -> LinkedFleet:
-    target = loaded.scenario.target
+    target = loaded.scenario.spec
     spec = target.instances
     if spec is None:
         raise ValueError("the scenario's target has no instances")
@@ -115,7 +118,7 @@ def drive(
     """Step the fleet one second at a time; the controller acts at the start of each second. With
     `target.instances` the capacity provider's managed scaling acts on the group after it (`managed_scaling`
     False: the controller drives the group itself, as the oracle does)."""
-    target = loaded.scenario.target
+    target = loaded.scenario.spec
     fleet = new_fleet(loaded)
     managed = ManagedScaling() if isinstance(fleet, LinkedFleet) and managed_scaling else None
     rows: list[Second] = []

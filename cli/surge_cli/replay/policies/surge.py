@@ -37,7 +37,6 @@ from surge_cli.replay.policies.baselines import ALB_PERIOD_SECONDS, minute_is_pu
 from surge_cli.replay.policies.common import PolicyRun, ProgressCallback, linked_fleet, whole_second
 from surge_cli.replay.scenario import (
     CLUSTER,
-    HIGH_RESOLUTION_DIMENSIONS,
     HIGH_RESOLUTION_METRIC_NAME,
     HIGH_RESOLUTION_NAMESPACE,
     LINKED_CAPACITY_PROVIDER,
@@ -46,6 +45,8 @@ from surge_cli.replay.scenario import (
     TARGET_ID,
     LoadedScenario,
     Scenario,
+    high_resolution_dimensions_of,
+    load_balancer_of,
 )
 from surge_cli.replay.world import (
     MANAGED_SCALING_PERIOD_SECONDS,
@@ -94,6 +95,18 @@ class DesiredRecorder:
     calls: list[datetime] = field(default_factory=list)
     group_calls: list[tuple[datetime, GroupCall]] = field(default_factory=list)
     metrics_requested: int = 0
+    target_changes: dict[str, list[tuple[datetime, int]]] = field(default_factory=dict)
+    """`changes` by the service or group called (named after its target's id: `targets`)."""
+    target_calls: dict[str, list[datetime]] = field(default_factory=dict)
+    """`calls` by the service or group called."""
+
+    def _record(self, resource: str | None, desired: int | None) -> None:
+        now = self.aws.now()
+        self.calls.append(now)
+        self.target_calls.setdefault(str(resource), []).append(now)
+        if desired is not None:
+            self.changes.append((now, desired))
+            self.target_changes.setdefault(str(resource), []).append((now, desired))
 
     def install(self) -> None:
         ecs = clients.ecs()
@@ -109,8 +122,7 @@ class DesiredRecorder:
     def _ecs_updated(self, parsed: dict[str, Any], **_: Any) -> None:
         service = parsed.get("service")
         if service is not None and "desiredCount" in service:
-            self.calls.append(self.aws.now())
-            self.changes.append((self.aws.now(), int(service["desiredCount"])))
+            self._record(service.get("serviceName"), int(service["desiredCount"]))
 
     @staticmethod
     def _asg_params(params: dict[str, Any], context: dict[str, Any], model: Any, **_: Any) -> None:
@@ -134,8 +146,7 @@ class DesiredRecorder:
             return
         desired = context.get("replay_desired_units")
         if desired is not None:
-            self.calls.append(self.aws.now())
-            self.changes.append((self.aws.now(), int(desired)))
+            self._record(context.get("replay_group"), int(desired))
 
     def _metric_request(self, params: dict[str, Any], **_: Any) -> None:
         self.metrics_requested += len(params.get("MetricDataQueries", []))
@@ -200,7 +211,7 @@ class LinkedWorld:
                 else:
                     break
             self.managed.tick(t, self.fleet)
-            self.rows.append(self.fleet.row(t, self.loaded.demand_at(t), scenario.target.unit_capacity_rps))
+            self.rows.append(self.fleet.row(t, self.loaded.demand_at(t), scenario.spec.unit_capacity_rps))
             self._next_second = t + 1
 
     def _play_group_call(self, t_seconds: int, call: GroupCall) -> None:
@@ -220,12 +231,13 @@ completed by the minute is played by then)."""
 # ------------------------------------------------------------------------- pushes and calendar entries
 
 
-def deliver_push(stack: LocalStack, push_id: str, audience: int) -> None:
+def deliver_push(stack: LocalStack, push_id: str, audience: int, target_id: str | None = TARGET_ID) -> None:
     """The push server's part: put the PushSent event on the Surge bus (one call per delivery: a push listed
     twice is delivered twice). The template's rule (played by the local stack) starts the real PushFastPath
-    execution after EventBridge's delivery latency; it sizes, records and applies the hold."""
+    execution after EventBridge's delivery latency; it sizes, records and applies the hold. `target_id` None:
+    the event names no target, and Surge's fast path holds every target."""
     entry = push_event_entry(
-        audience=audience, push_id=push_id, bus_name=stack.bus_name, source=PUSH_SOURCE, target_id=TARGET_ID
+        audience=audience, push_id=push_id, bus_name=stack.bus_name, source=PUSH_SOURCE, target_id=target_id
     )
     stack.aws.client("events").put_events(Entries=[entry])
     stack.deliver_events_later()
@@ -237,7 +249,7 @@ def load_calendar(stack: LocalStack, scenario: Scenario) -> None:
     for index, item in enumerate(scenario.calendar):
         entry = CalendarEntry(
             name=item.name,
-            target_id=TARGET_ID,
+            target_id=item.target_id or TARGET_ID,
             start=item.start,
             end=item.end,
             time_zone=item.time_zone or "UTC",
@@ -261,6 +273,7 @@ class _AlbPublisher:
 
     aws: LocalAws
     loaded: LoadedScenario
+    load_balancer: str = LOAD_BALANCER
 
     @property
     def delay_seconds(self) -> int:
@@ -273,7 +286,7 @@ class _AlbPublisher:
         offset = self.offset_seconds(minute_start)
         if minute_is_published(self.loaded, offset):
             requests = minute_requests(self.loaded, offset) * share
-            world.publish_request_count(self.aws, LOAD_BALANCER, minute_start, requests)
+            world.publish_request_count(self.aws, self.load_balancer, minute_start, requests)
 
     def start(self) -> None:
         now = self.aws.now()
@@ -304,6 +317,7 @@ class _HighResolutionPublisher:
     aws: LocalAws
     loaded: LoadedScenario
     period_seconds: int
+    target_id: str = TARGET_ID
 
     def requests(self, period_start: datetime) -> float:
         offset = math.floor((period_start - self.loaded.scenario.start_utc).total_seconds())
@@ -314,7 +328,7 @@ class _HighResolutionPublisher:
             self.aws,
             HIGH_RESOLUTION_NAMESPACE,
             HIGH_RESOLUTION_METRIC_NAME,
-            HIGH_RESOLUTION_DIMENSIONS,
+            high_resolution_dimensions_of(self.target_id),
             period_start,
             self.requests(period_start),
         )
@@ -334,8 +348,9 @@ class _HighResolutionPublisher:
         self.aws.every(self.period_seconds, publish_closed_period, first=start + period + delay)
 
 
-def _create_target(aws: LocalAws, scenario: Scenario) -> None:
-    target = scenario.target
+def _create_target(aws: LocalAws, scenario: Scenario, target_id: str = TARGET_ID) -> None:
+    """The target's ECS service (cluster `replay`) or Auto Scaling group, named `target_id`."""
+    target = scenario.spec
     instances = target.instances
     if instances is not None:  # ECS on EC2: the group and its capacity provider first, then the service on it
         world.create_auto_scaling_group(
@@ -350,12 +365,12 @@ def _create_target(aws: LocalAws, scenario: Scenario) -> None:
             instance_warmup_seconds=MANAGED_SCALING_WARMUP_SECONDS,
         )
         world.create_ecs_service(
-            aws, CLUSTER, TARGET_ID, desired_units=target.initial_units, capacity_provider=LINKED_CAPACITY_PROVIDER
+            aws, CLUSTER, target_id, desired_units=target.initial_units, capacity_provider=LINKED_CAPACITY_PROVIDER
         )
     elif target.kind == "ecs":
-        world.create_ecs_service(aws, CLUSTER, TARGET_ID, desired_units=target.initial_units)
+        world.create_ecs_service(aws, CLUSTER, target_id, desired_units=target.initial_units)
     else:
-        world.create_auto_scaling_group(aws, TARGET_ID, target.min_units, target.max_units, target.initial_units)
+        world.create_auto_scaling_group(aws, target_id, target.min_units, target.max_units, target.initial_units)
 
 
 class _Sink(io.TextIOBase):
@@ -414,7 +429,13 @@ def quiet_handlers(*, keep_logs: bool = False) -> Iterator[_Sink]:
 
 
 def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) -> PolicyRun:
-    """`surge`: the real state machine (ASL + handlers from infra/template.yaml) on moto, on the simulated clock."""
+    """`surge`: the real state machine (ASL + handlers from infra/template.yaml) on moto, on the simulated clock.
+
+    A scenario with `targets` runs one loop for all of them: one Surge config holding every target (the scaler's
+    Map scales them in shards), one ECS service or Auto Scaling group and one load balancer per target, each
+    target's world played from its own demand; the run holds one run per target (`PolicyRun.targets`)."""
+    if loaded.is_fleet:
+        return _run_fleet(loaded, progress)
     scenario = loaded.scenario
     config = scenario.config
     started = time.perf_counter()
@@ -428,15 +449,12 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
         _create_target(aws, scenario)
         recorder = DesiredRecorder(aws)
         recorder.install()
-        linked = LinkedWorld(aws, loaded, recorder) if scenario.target.instances is not None else None
+        linked = LinkedWorld(aws, loaded, recorder) if scenario.spec.instances is not None else None
         if linked is not None:
             linked.start()
         load_calendar(stack, scenario)
-        _AlbPublisher(aws, loaded).start()
-        if config.high_resolution_metric_period_seconds is not None:
-            _HighResolutionPublisher(aws, loaded, config.high_resolution_metric_period_seconds).start()
-        for push in scenario.pushes:
-            aws.at(scenario.at(push.at_seconds), lambda p=push: deliver_push(stack, p.id, p.audience))  # type: ignore[misc]
+        _start_publishers(aws, {TARGET_ID: loaded})
+        _schedule_pushes(aws, stack, scenario)
         executions: list[str] = []
         end = scenario.at(scenario.duration_seconds)
 
@@ -452,9 +470,9 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
         if linked is not None:
             linked.step_to(scenario.duration_seconds - 1)
         loop = loop_usage(aws, executions, recorder.metrics_requested)
-        details = _details(aws, stack, scenario)
+        details = _details(aws, stack, scenario, TARGET_ID)
     exact = [(_offset(scenario, when), units) for when, units in recorder.changes]
-    target = scenario.target
+    target = scenario.spec
     if linked is not None:
         rows = linked.rows
         details["group_calls"] = [
@@ -483,11 +501,111 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
     )
 
 
-def _details(aws: LocalAws, stack: LocalStack, scenario: Scenario) -> dict[str, Any]:
-    """What the table and the fast path say at the end: the journal (each change with the signal that decided
-    it), the push holds recorded, and how every PushFastPath execution ended (one per delivery)."""
-    journal = store.read_journal(stack.table_name, scenario.start_utc, scenario.at(scenario.duration_seconds))
-    holds = store.read_target_items(stack.table_name, TARGET_ID).holds
+def _start_publishers(aws: LocalAws, parts: dict[str, LoadedScenario]) -> None:
+    """Each target's load balancer minutes (and its high-resolution metric, if the scenario has one)."""
+    for target_id, part in parts.items():
+        _AlbPublisher(aws, part, load_balancer_of(target_id)).start()
+        period = part.scenario.config.high_resolution_metric_period_seconds
+        if period is not None:
+            _HighResolutionPublisher(aws, part, period, target_id).start()
+
+
+def _schedule_pushes(aws: LocalAws, stack: LocalStack, scenario: Scenario) -> None:
+    """Every delivery at its second; with `targets` a push names its `target_id` (none: every target, as a
+    PushSent event naming no target), a single target's pushes name it."""
+    for push in scenario.pushes:
+        target_id = push.target_id if scenario.is_fleet else TARGET_ID
+        aws.at(
+            scenario.at(push.at_seconds),
+            lambda p=push, t=target_id: deliver_push(stack, p.id, p.audience, t),  # type: ignore[misc]
+        )
+
+
+def _run_fleet(loaded: LoadedScenario, progress: ProgressCallback | None) -> PolicyRun:
+    """`targets`: one loop for every target (see run_surge); `instances` (ECS on EC2) is single-target only."""
+    scenario = loaded.scenario
+    config = scenario.config
+    parts = loaded.targets()
+    started = time.perf_counter()
+    with (
+        quiet_handlers(),
+        LocalAws(
+            start=scenario.start_utc, latency=config.latency, seed=config.seed, interleave_seed=config.seed
+        ) as aws,
+    ):
+        configs = [part.scenario.target_config(target_id) for target_id, part in parts.items()]
+        stack = deploy_locally(aws, SurgeConfig(targets=configs))
+        for target_id, part in parts.items():
+            _create_target(aws, part.scenario, target_id)
+        recorder = DesiredRecorder(aws)
+        recorder.install()
+        load_calendar(stack, scenario)
+        _start_publishers(aws, parts)
+        _schedule_pushes(aws, stack, scenario)
+        executions: list[str] = []
+        end = scenario.at(scenario.duration_seconds)
+
+        def start_loop() -> None:
+            executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": LOOP_BUDGET_SECONDS}))
+
+        def scheduled_start() -> None:
+            if aws.now() < end:
+                aws.at(aws.now() + timedelta(seconds=aws.latency.scheduler_delivery()), start_loop)
+
+        aws.every(SCHEDULE_PERIOD_SECONDS, scheduled_start, first=aws.now())
+        _run(aws, scenario, progress)
+        loop = loop_usage(aws, executions, recorder.metrics_requested)
+        details = {target_id: _details(aws, stack, scenario, target_id) for target_id in parts}
+    runs = {
+        target_id: _target_run(
+            part,
+            recorder.target_changes.get(target_id, []),
+            recorder.target_calls.get(target_id, []),
+            details[target_id],
+        )
+        for target_id, part in parts.items()
+    }
+    return PolicyRun(
+        "surge",
+        [],
+        [],
+        loop=loop,
+        wall_seconds=time.perf_counter() - started,
+        details={"push_executions": next(iter(details.values()))["push_executions"]},
+        targets=runs,
+    )
+
+
+def _target_run(
+    part: LoadedScenario, changes: list[tuple[datetime, int]], calls: list[datetime], details: dict[str, Any]
+) -> PolicyRun:
+    """One target's share of a fleet loop: its desired counts played through its own fleet."""
+    scenario = part.scenario
+    target = scenario.spec
+    exact = [(_offset(scenario, when), units) for when, units in changes]
+    rows = timeline(
+        part.demand_rps,
+        exact,
+        initial_units=target.initial_units,
+        startup_seconds=target.startup_seconds,
+        unit_capacity_rps=target.unit_capacity_rps,
+    )
+    return PolicyRun(
+        "surge",
+        [(math.ceil(t - 1e-9), units) for t, units in exact],
+        rows,
+        exact_changes=exact,
+        capacity_calls=[_offset(scenario, when) for when in calls],
+        details=details,
+    )
+
+
+def _details(aws: LocalAws, stack: LocalStack, scenario: Scenario, target_id: str) -> dict[str, Any]:
+    """What the table and the fast path say at the end: the journal of `target_id` (each change with the signal
+    that decided it), its push holds recorded, and how every PushFastPath execution ended (one per delivery)."""
+    every = store.read_journal(stack.table_name, scenario.start_utc, scenario.at(scenario.duration_seconds))
+    journal = [change for change in every if change.target_id == target_id]
+    holds = store.read_target_items(stack.table_name, target_id).holds
     pages = (
         aws.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=stack.push_fast_path_arn)
     )
