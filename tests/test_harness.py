@@ -498,3 +498,43 @@ def test_an_execution_still_waiting_for_its_start_delay_does_not_hold_up_the_exi
         arn = aws.start_execution(machine, None)  # its first state is 0.25 s away; the harness exits now
         assert aws.describe(arn)["status"] == "RUNNING"
     assert time.perf_counter() - started < 5  # no wait for a flow that never began (stall timeout is 10 s)
+
+
+def test_each_thread_has_its_own_powertools_metric_set_as_each_lambda_environment_has(aws: LocalAws) -> None:
+    """Concurrent invocations (a Map's shards) run in threads: one's flush must neither print nor clear the
+    metrics another is adding (on AWS they are in two execution environments)."""
+    from surge.observability import metrics
+
+    added, cleared = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def first_invocation() -> None:
+        metrics.add_metric(name="FirstOnly", unit="Count", value=1)
+        added.set()
+        cleared.wait()
+        seen["first"] = metrics.serialize_metric_set()
+        metrics.clear_metrics()
+
+    def second_invocation() -> None:
+        added.wait()
+        seen["second"] = dict(metrics.provider.metric_set)
+        metrics.clear_metrics()  # what its flush does at the end of the invocation
+        cleared.set()
+
+    threads = [threading.Thread(target=first_invocation), threading.Thread(target=second_invocation)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen["second"] == {}
+    names = [m["Name"] for m in seen["first"]["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert names == ["FirstOnly"]
+    assert seen["first"]["service"] == "surge"
+
+
+def test_the_shared_metric_sets_are_back_once_the_world_closes() -> None:
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    with LocalAws(start=datetime(2026, 1, 1, tzinfo=UTC)):
+        assert "metric_set" in AmazonCloudWatchEMFProvider.__dict__
+    assert "metric_set" not in AmazonCloudWatchEMFProvider.__dict__

@@ -54,6 +54,7 @@ from types import TracebackType
 from typing import Any
 
 from .clock import FlowKey, HarnessStalledError, SimClock, Timer, dump_threads
+from .containers import per_thread_metric_sets
 from .latency import PROFILES, LatencyModel, LatencyProfile, ProfileName
 from .seams import check_seams, current_flow_key, execution_history, install
 
@@ -329,6 +330,7 @@ class LocalAws:
             self._traveller = travel.start()
             stack.callback(travel.stop)
             stack.callback(install(self))
+            stack.callback(per_thread_metric_sets())  # one invocation per environment: see .containers
             self.session = boto3.Session(botocore_session=_botocore_session(), region_name=self.region)
         except BaseException:
             stack.close()

@@ -92,6 +92,14 @@ TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 NonNegativeRps = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
+def check_unit_ranges(min_units: int, initial_units: int, max_units: int) -> None:
+    """min_units <= initial_units <= max_units, or a ValueError naming the fields."""
+    if min_units > max_units:
+        raise ValueError(f"min_units ({min_units}) must be <= max_units ({max_units})")
+    if not min_units <= initial_units <= max_units:
+        raise ValueError(f"initial_units ({initial_units}) must be within [min_units, max_units]")
+
+
 class InstancesSpec(_Strict):
     """ECS on EC2: the Auto Scaling group (behind the capacity provider `replay-capacity`) the tasks run on."""
 
@@ -103,10 +111,7 @@ class InstancesSpec(_Strict):
 
     @model_validator(mode="after")
     def _ranges_agree(self) -> Self:
-        if self.min_units > self.max_units:
-            raise ValueError(f"min_units ({self.min_units}) must be <= max_units ({self.max_units})")
-        if not self.min_units <= self.initial_units <= self.max_units:
-            raise ValueError(f"initial_units ({self.initial_units}) must be within [min_units, max_units]")
+        check_unit_ranges(self.min_units, self.initial_units, self.max_units)
         return self
 
 
@@ -122,10 +127,7 @@ class _Units(_Strict):
 
     @model_validator(mode="after")
     def _ranges_agree(self) -> Self:
-        if self.min_units > self.max_units:
-            raise ValueError(f"min_units ({self.min_units}) must be <= max_units ({self.max_units})")
-        if not self.min_units <= self.initial_units <= self.max_units:
-            raise ValueError(f"initial_units ({self.initial_units}) must be within [min_units, max_units]")
+        check_unit_ranges(self.min_units, self.initial_units, self.max_units)
         return self
 
 

@@ -437,14 +437,8 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
     if loaded.is_fleet:
         return _run_fleet(loaded, progress)
     scenario = loaded.scenario
-    config = scenario.config
     started = time.perf_counter()
-    with (
-        quiet_handlers(),
-        LocalAws(
-            start=scenario.start_utc, latency=config.latency, seed=config.seed, interleave_seed=config.seed
-        ) as aws,
-    ):
+    with quiet_handlers(), _world_of(scenario) as aws:
         stack = deploy_locally(aws, SurgeConfig(targets=[scenario.target_config()]))
         _create_target(aws, scenario)
         recorder = DesiredRecorder(aws)
@@ -455,24 +449,13 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
         load_calendar(stack, scenario)
         _start_publishers(aws, {TARGET_ID: loaded})
         _schedule_pushes(aws, stack, scenario)
-        executions: list[str] = []
-        end = scenario.at(scenario.duration_seconds)
-
-        def start_loop() -> None:
-            executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": LOOP_BUDGET_SECONDS}))
-
-        def scheduled_start() -> None:  # EventBridge's rate(1 minute) schedule, within the replay
-            if aws.now() < end:
-                aws.at(aws.now() + timedelta(seconds=aws.latency.scheduler_delivery()), start_loop)
-
-        aws.every(SCHEDULE_PERIOD_SECONDS, scheduled_start, first=aws.now())
+        executions = _schedule_loops(aws, stack, scenario)
         _run(aws, scenario, progress)
         if linked is not None:
             linked.step_to(scenario.duration_seconds - 1)
         loop = loop_usage(aws, executions, recorder.metrics_requested)
         details = _details(aws, stack, scenario, TARGET_ID)
     exact = [(_offset(scenario, when), units) for when, units in recorder.changes]
-    target = scenario.spec
     if linked is not None:
         rows = linked.rows
         details["group_calls"] = [
@@ -481,13 +464,7 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
         ]
         details["managed_scaling_actions"] = [{"t_seconds": t, "desired": d} for t, d in linked.managed.actions]
     else:
-        rows = timeline(
-            loaded.demand_rps,
-            exact,
-            initial_units=target.initial_units,
-            startup_seconds=target.startup_seconds,
-            unit_capacity_rps=target.unit_capacity_rps,
-        )
+        rows = _played(loaded, exact)
     whole = [(math.ceil(t - 1e-9), units) for t, units in exact]
     return PolicyRun(
         "surge",
@@ -521,18 +498,35 @@ def _schedule_pushes(aws: LocalAws, stack: LocalStack, scenario: Scenario) -> No
         )
 
 
+def _world_of(scenario: Scenario) -> LocalAws:
+    """The scenario's local AWS: its start, latency profile and seed (jitter and the order of flows due at once)."""
+    config = scenario.config
+    return LocalAws(start=scenario.start_utc, latency=config.latency, seed=config.seed, interleave_seed=config.seed)
+
+
+def _schedule_loops(aws: LocalAws, stack: LocalStack, scenario: Scenario) -> list[str]:
+    """EventBridge's rate(1 minute) schedule within the replay: each start after the scheduler's delivery
+    latency, none at or after the end; the list fills with the execution ARNs as they start."""
+    executions: list[str] = []
+    end = scenario.at(scenario.duration_seconds)
+
+    def start_loop() -> None:
+        executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": LOOP_BUDGET_SECONDS}))
+
+    def scheduled_start() -> None:
+        if aws.now() < end:
+            aws.at(aws.now() + timedelta(seconds=aws.latency.scheduler_delivery()), start_loop)
+
+    aws.every(SCHEDULE_PERIOD_SECONDS, scheduled_start, first=aws.now())
+    return executions
+
+
 def _run_fleet(loaded: LoadedScenario, progress: ProgressCallback | None) -> PolicyRun:
     """`targets`: one loop for every target (see run_surge); `instances` (ECS on EC2) is single-target only."""
     scenario = loaded.scenario
-    config = scenario.config
     parts = loaded.targets()
     started = time.perf_counter()
-    with (
-        quiet_handlers(),
-        LocalAws(
-            start=scenario.start_utc, latency=config.latency, seed=config.seed, interleave_seed=config.seed
-        ) as aws,
-    ):
+    with quiet_handlers(), _world_of(scenario) as aws:
         configs = [part.scenario.target_config(target_id) for target_id, part in parts.items()]
         stack = deploy_locally(aws, SurgeConfig(targets=configs))
         for target_id, part in parts.items():
@@ -542,17 +536,7 @@ def _run_fleet(loaded: LoadedScenario, progress: ProgressCallback | None) -> Pol
         load_calendar(stack, scenario)
         _start_publishers(aws, parts)
         _schedule_pushes(aws, stack, scenario)
-        executions: list[str] = []
-        end = scenario.at(scenario.duration_seconds)
-
-        def start_loop() -> None:
-            executions.append(aws.start_execution(stack.scaler_arn, {"budget_seconds": LOOP_BUDGET_SECONDS}))
-
-        def scheduled_start() -> None:
-            if aws.now() < end:
-                aws.at(aws.now() + timedelta(seconds=aws.latency.scheduler_delivery()), start_loop)
-
-        aws.every(SCHEDULE_PERIOD_SECONDS, scheduled_start, first=aws.now())
+        executions = _schedule_loops(aws, stack, scenario)
         _run(aws, scenario, progress)
         loop = loop_usage(aws, executions, recorder.metrics_requested)
         details = {target_id: _details(aws, stack, scenario, target_id) for target_id in parts}
@@ -576,20 +560,25 @@ def _run_fleet(loaded: LoadedScenario, progress: ProgressCallback | None) -> Pol
     )
 
 
-def _target_run(
-    part: LoadedScenario, changes: list[tuple[datetime, int]], calls: list[datetime], details: dict[str, Any]
-) -> PolicyRun:
-    """One target's share of a fleet loop: its desired counts played through its own fleet."""
-    scenario = part.scenario
-    target = scenario.spec
-    exact = [(_offset(scenario, when), units) for when, units in changes]
-    rows = timeline(
-        part.demand_rps,
+def _played(loaded: LoadedScenario, exact: list[tuple[float, int]]) -> list[Second]:
+    """The desired counts Surge set (at their exact instants) played through the scenario's fleet, second by second."""
+    target = loaded.scenario.spec
+    return timeline(
+        loaded.demand_rps,
         exact,
         initial_units=target.initial_units,
         startup_seconds=target.startup_seconds,
         unit_capacity_rps=target.unit_capacity_rps,
     )
+
+
+def _target_run(
+    part: LoadedScenario, changes: list[tuple[datetime, int]], calls: list[datetime], details: dict[str, Any]
+) -> PolicyRun:
+    """One target's share of a fleet loop: its desired counts played through its own fleet."""
+    scenario = part.scenario
+    exact = [(_offset(scenario, when), units) for when, units in changes]
+    rows = _played(part, exact)
     return PolicyRun(
         "surge",
         [(math.ceil(t - 1e-9), units) for t, units in exact],
