@@ -454,7 +454,8 @@ def run_surge(loaded: LoadedScenario, progress: ProgressCallback | None = None) 
         if linked is not None:
             linked.step_to(scenario.duration_seconds - 1)
         loop = loop_usage(aws, executions, recorder.metrics_requested)
-        details = _details(aws, stack, scenario, TARGET_ID)
+        read = _details(aws, stack, scenario, [TARGET_ID])
+        details = {**read["targets"][TARGET_ID], "push_executions": read["push_executions"]}
     exact = [(_offset(scenario, when), units) for when, units in recorder.changes]
     if linked is not None:
         rows = linked.rows
@@ -539,13 +540,13 @@ def _run_fleet(loaded: LoadedScenario, progress: ProgressCallback | None) -> Pol
         executions = _schedule_loops(aws, stack, scenario)
         _run(aws, scenario, progress)
         loop = loop_usage(aws, executions, recorder.metrics_requested)
-        details = {target_id: _details(aws, stack, scenario, target_id) for target_id in parts}
+        details = _details(aws, stack, scenario, list(parts))
     runs = {
         target_id: _target_run(
             part,
             recorder.target_changes.get(target_id, []),
             recorder.target_calls.get(target_id, []),
-            details[target_id],
+            details["targets"][target_id],
         )
         for target_id, part in parts.items()
     }
@@ -555,7 +556,7 @@ def _run_fleet(loaded: LoadedScenario, progress: ProgressCallback | None) -> Pol
         [],
         loop=loop,
         wall_seconds=time.perf_counter() - started,
-        details={"push_executions": next(iter(details.values()))["push_executions"]},
+        details={"push_executions": details["push_executions"]},
         targets=runs,
     )
 
@@ -589,12 +590,11 @@ def _target_run(
     )
 
 
-def _details(aws: LocalAws, stack: LocalStack, scenario: Scenario, target_id: str) -> dict[str, Any]:
-    """What the table and the fast path say at the end: the journal of `target_id` (each change with the signal
-    that decided it), its push holds recorded, and how every PushFastPath execution ended (one per delivery)."""
+def _details(aws: LocalAws, stack: LocalStack, scenario: Scenario, target_ids: list[str]) -> dict[str, Any]:
+    """What the table and the fast path say at the end, each read once: per target (by id, under `targets`) its
+    journal (each change with the signal that decided it) and its push holds recorded; and how every
+    PushFastPath execution ended (one per delivery)."""
     every = store.read_journal(stack.table_name, scenario.start_utc, scenario.at(scenario.duration_seconds))
-    journal = [change for change in every if change.target_id == target_id]
-    holds = store.read_target_items(stack.table_name, target_id).holds
     pages = (
         aws.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=stack.push_fast_path_arn)
     )
@@ -606,23 +606,30 @@ def _details(aws: LocalAws, stack: LocalStack, scenario: Scenario, target_id: st
             if "stateEnteredEventDetails" in event
         ]
         push_runs.append({"status": execution["status"], "last_state": states[-1] if states else None})
-    return {
-        "journal": [
-            {
-                "t_seconds": round(_offset(scenario, c.applied_at), 3),
-                "from_units": c.from_units,
-                "to_units": c.to_units,
-                "reason": c.decision.reason,
-                "winner": c.decision.winner,
-                "demand_source": c.decision.demand_source,
-                "active_holds": c.decision.active_holds,
-                "hold_floors": c.decision.hold_floors,
-            }
-            for c in journal
-        ],
-        "holds": [{"push_id": h.push_id, "units": h.units} for h in holds],
-        "push_executions": push_runs,
+    targets = {
+        target_id: {
+            "journal": [
+                {
+                    "t_seconds": round(_offset(scenario, c.applied_at), 3),
+                    "from_units": c.from_units,
+                    "to_units": c.to_units,
+                    "reason": c.decision.reason,
+                    "winner": c.decision.winner,
+                    "demand_source": c.decision.demand_source,
+                    "active_holds": c.decision.active_holds,
+                    "hold_floors": c.decision.hold_floors,
+                }
+                for c in every
+                if c.target_id == target_id
+            ],
+            "holds": [
+                {"push_id": h.push_id, "units": h.units}
+                for h in store.read_target_items(stack.table_name, target_id).holds
+            ],
+        }
+        for target_id in target_ids
     }
+    return {"targets": targets, "push_executions": push_runs}
 
 
 def _offset(scenario: Scenario, when: datetime) -> float:
