@@ -538,3 +538,177 @@ def test_the_shared_metric_sets_are_back_once_the_world_closes() -> None:
     with LocalAws(start=datetime(2026, 1, 1, tzinfo=UTC)):
         assert "metric_set" in AmazonCloudWatchEMFProvider.__dict__
     assert "metric_set" not in AmazonCloudWatchEMFProvider.__dict__
+
+
+# ------------------------------------------------------------------------------------------ speed seams
+MAP_OF_INVOKES = {
+    "StartAt": "Items",
+    "States": {
+        "Items": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "MaxConcurrency": 40,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Echo",
+                "States": {
+                    "Echo": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::lambda:invoke",
+                        "Parameters": {"FunctionName": "${EchoArn}", "Payload.$": "$"},
+                        "OutputPath": "$.Payload.input",
+                        "End": True,
+                    }
+                },
+            },
+            "End": True,
+        }
+    },
+}
+
+
+def test_a_map_starts_one_worker_per_item_not_max_concurrency_workers(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto starts MaxConcurrency (40) workers for a Map of two items; the 38 without a job only cost threads,
+    flows and frames. The harness starts one per item, up to MaxConcurrency, and the Map's output is the same."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker import (
+        IterationWorker,
+    )
+
+    started: list[int] = []
+    orig_eval = IterationWorker.eval
+
+    def counted_eval(self: Any) -> None:
+        started.append(1)
+        orig_eval(self)
+
+    monkeypatch.setattr(IterationWorker, "eval", counted_eval)
+    echo = _lambda(aws, "toy-echo", "echo")
+    machine = aws.create_state_machine("toy-map", MAP_OF_INVOKES, substitutions={"EchoArn": echo})
+    result = aws.wait_for(aws.start_execution(machine, {"items": [1, 2]}))
+
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"]) == [1, 2]
+    assert len(started) == 2
+
+
+def test_a_lambda_invoke_task_reaches_moto_lambda_without_the_http_round_trip_and_returns_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A `lambda:invoke` Task calls moto's Lambda backend directly (no boto3 request, signing, werkzeug environ,
+    response serialization): the execution's history is the same as by boto3, a handler's error keeps its class
+    name, and an unknown function still fails with the API's error."""
+    from moto.awslambda.responses import LambdaResponse
+
+    from surge_cli.localaws import seams
+
+    http_invokes: list[int] = []
+    orig_invoke = LambdaResponse.invoke
+
+    def counted_invoke(self: Any) -> Any:
+        http_invokes.append(1)
+        return orig_invoke(self)
+
+    failing = {
+        "StartAt": "Fail",
+        "States": {
+            "Fail": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${Arn}", "Payload": {}},
+                "End": True,
+            }
+        },
+    }
+
+    def run() -> tuple[list[tuple[str, Any]], dict[str, Any], dict[str, Any]]:
+        with LocalAws(start=START, stall_timeout=10) as aws, pytest.MonkeyPatch.context() as counting:
+            counting.setattr(LambdaResponse, "invoke", counted_invoke)  # after the seam check
+            echo = _lambda(aws, "toy-echo", "echo")
+            throttled = _lambda(aws, "toy-throttled", "always_throttled")
+            machine = aws.create_state_machine("toy-map", MAP_OF_INVOKES, substitutions={"EchoArn": echo})
+            arn = aws.start_execution(machine, {"items": [7]})  # one item: no interleaving of two workers' events
+            aws.wait_for(arn)
+            events = [(e["type"], {k: v for k, v in e.items() if k.endswith("EventDetails")}) for e in aws.history(arn)]
+            raised = aws.wait_for(
+                aws.start_execution(
+                    aws.create_state_machine("toy-raise", failing, substitutions={"Arn": throttled}), {}
+                )
+            )
+            missing = aws.wait_for(
+                aws.start_execution(
+                    aws.create_state_machine("toy-missing", failing, substitutions={"Arn": echo + "-gone"}), {}
+                )
+            )
+            return events, raised, missing
+
+    direct = run()
+    assert len(http_invokes) == 1  # the unknown function only: it goes the boto3 way for the API's error
+    monkeypatch.setattr(seams, "_direct_lambda_invoke", lambda parameters, region: None)  # the boto3 way
+    by_boto3 = run()
+    assert len(http_invokes) == 1 + 3
+    assert direct[0] == by_boto3[0]
+    assert any(kind == "TaskSucceeded" for kind, _ in direct[0])
+    assert (direct[1]["status"], direct[1]["error"]) == ("FAILED", "ThrottlingError")
+    assert (direct[2]["status"], direct[2]["error"]) == (by_boto3[2]["status"], by_boto3[2]["error"])
+    assert direct[2]["error"] == "Lambda.ResourceNotFoundException"
+
+
+def test_state_data_is_copied_as_json_and_anything_else_by_deepcopy() -> None:
+    from surge_cli.localaws.seams import json_copy
+
+    data = {"a": [1, 2.5, {"b": None, "c": True}], "s": "x", "t": (1, [2]), "set": {3}}
+    copied = json_copy(data)
+    assert copied == data
+    copied["a"][2]["b"] = "changed"
+    copied["t"][1].append(9)
+    assert data["a"][2]["b"] is None
+    assert data["t"] == (1, [2])
+    assert copied["t"] is not data["t"]
+    assert copied["set"] is not data["set"]
+
+
+def test_the_speed_seams_are_installed_while_a_world_is_open_and_restored_after() -> None:
+    import moto.core.responses
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.eval import states
+
+    from surge_cli.localaws.seams import JSON_COPY_MODULES
+
+    def current() -> tuple[Any, ...]:
+        modules = [importlib.import_module(name) for name in JSON_COPY_MODULES]
+        return (
+            lambda_eval_utils._invoke_lambda_function,
+            moto.core.responses.method_names_from_class,
+            *(module.copy for module in modules),
+        )
+
+    before = current()
+    with LocalAws(start=START):
+        during = current()
+        assert states.copy.deepcopy({"a": [1]}) == {"a": [1]}
+        assert all(a is not b for a, b in zip(before, during, strict=True))
+    assert current() == before
+
+
+def test_the_speed_seams_fail_loudly_when_moto_moves_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (
+        InlineIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    monkeypatch.setattr(
+        lambda_eval_utils,
+        "execute_lambda_function_integration",
+        lambda env, parameters, region, state_credentials: None,
+    )
+    monkeypatch.setattr(InlineIterationComponent, "_eval_body", lambda self, env: None)
+    with pytest.raises(SeamMovedError) as caught:
+        check_seams()
+    message = str(caught.value)
+    assert (
+        "execute_lambda_function_integration no longer contains 'invocation_response = _invoke_lambda_function('"
+        in message
+    )
+    assert "InlineIterationComponent._eval_body no longer contains 'for _ in range(number_of_workers):'" in message

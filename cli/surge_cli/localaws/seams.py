@@ -35,6 +35,18 @@ Seams (module paths under ``moto.stepfunctions.parser.asl.component`` unless wri
 ``.ExecutionWorker._get_evaluation_entrypoint``                  string (ANTLR parse: ~0.1 s per start)
 ``moto.dynamodb.models.table.Table.query`` and ``.all_items``     a base-table Query reads its partition,
                                                                  not the whole table sorted (same items)
+``state.exec.state_map.iteration.inline_iteration_component``    a Map starts as many workers as it has
+``.InlineIterationComponent._eval_body`` (via ``_launch_worker``) items, at most MaxConcurrency (moto
+                                                                 starts MaxConcurrency, idle ones exit)
+``state.exec.state_task.lambda_eval_utils``                      a Lambda Task calls moto's Lambda
+``._invoke_lambda_function``                                     backend directly (no boto3/HTTP round
+                                                                 trip); anything unusual goes the
+                                                                 boto3 way
+``copy`` (module attribute) of the parser modules that            state data (JSON) copied by a plain
+deep-copy state data (``JSON_COPY_MODULES``)                     recursive copy, anything else by
+                                                                 ``copy.deepcopy``
+``moto.core.responses.method_names_from_class``                  a response class's method names read
+(module attribute)                                               once per class, not per request
 ``eval_component.EvalComponent.heap_key``                        read once per component of a cached
                                                                  program (lazy uid, see below)
 ``state.exec.execute_state.Thread`` and ``.threading``           a Task's worker thread = a flow with the
@@ -71,10 +83,13 @@ Do not rely on them in a replay.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import inspect
+import io
 import itertools
+import json
 import sys
 import threading
 import time
@@ -104,6 +119,45 @@ class _Seam:
     attr: str  # "Class.method" or a module attribute
     params: tuple[str, ...] | None = None  # expected parameter names, for callables
     landmarks: tuple[str, ...] = ()  # source fragments the patch relies on / replaces
+
+
+JSON_COPY_MODULES: tuple[str, ...] = (
+    _P + "common.path.result_path",
+    _P + "common.string.string_expression",
+    _P + "state.exec.execute_state",
+    _P + "state.exec.state_map.state_map",
+    _P + "state.exec.state_parallel.state_parallel",
+    _P + "state.exec.state_task.service.state_task_service",
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.eval.environment",
+)
+"""Parser modules whose ``copy.deepcopy`` copies state data (inputs, outputs, parameters, the stack) on every
+state: about a thousand ``deepcopy`` calls per state transition, a tenth of a replay's time."""
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def json_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """A deep copy of ``value``: dicts and lists rebuilt, JSON scalars shared (immutable), anything else
+    (sets, tuples, moto's objects) through ``copy.deepcopy``. For state data it equals ``copy.deepcopy`` except
+    that a sub-tree referenced twice is copied twice (JSON has no shared references, so no reader can tell)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value, memo)
+
+
+class _JsonCopyModule:
+    """Stands in for ``copy`` inside :data:`JSON_COPY_MODULES`: ``deepcopy`` is :func:`json_copy`."""
+
+    deepcopy = staticmethod(json_copy)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
 
 
 SEAMS: tuple[_Seam, ...] = (
@@ -274,6 +328,55 @@ SEAMS: tuple[_Seam, ...] = (
         ("return program, tree",),
     ),
     _Seam(_P + "eval_component", "EvalComponent.heap_key.fget", ("self",), ("self.__heap_key = long_uid()",)),
+    # --- speed: Map workers, the Lambda Task's call, copies of state data, moto's dispatch ---------------
+    _Seam(
+        _P + "state.exec.state_map.iteration.inline_iteration_component",
+        "InlineIterationComponent._eval_body",
+        ("self", "env"),
+        (
+            "for _ in range(number_of_workers):",
+            "self._launch_worker(env=env, eval_input=eval_input, job_pool=job_pool)",
+        ),
+    ),
+    _Seam(
+        _P + "state.exec.state_map.iteration.job",
+        "JobPool.__init__",
+        ("self", "job_program", "job_inputs"),
+        ("self._jobs_number = len(job_inputs)",),
+    ),
+    _Seam(
+        _P + "state.exec.state_task.lambda_eval_utils",
+        "_invoke_lambda_function",
+        ("parameters", "region", "state_credentials"),
+        ("invocation_response = lambda_client.invoke(**parameters)", "_from_payload(payload)"),
+    ),
+    _Seam(
+        _P + "state.exec.state_task.lambda_eval_utils",
+        "execute_lambda_function_integration",
+        ("env", "parameters", "region", "state_credentials"),
+        ("invocation_response = _invoke_lambda_function(",),
+    ),
+    _Seam(
+        "moto.awslambda.models",
+        "LambdaBackend.invoke",
+        ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+        ("fn = self.get_function(function_name, qualifier)", "fn.invoke(body, headers, response_headers)"),
+    ),
+    _Seam(
+        "moto.awslambda.responses",
+        "LambdaResponse.invoke",
+        ("self",),
+        ("sys.getsizeof(payload) > 6000000", "Function.ResponseSizeTooLarge"),
+    ),
+    _Seam("moto.awslambda.models", "lambda_backends"),
+    *(_Seam(module, "copy") for module in JSON_COPY_MODULES),
+    _Seam("moto.core.responses", "method_names_from_class", ("clazz",)),
+    _Seam(
+        "moto.core.responses",
+        "BaseResponse.call_action",
+        ("self",),
+        ("method_names = method_names_from_class(self.__class__)",),
+    ),
     # --- a Task's worker thread and its TimeoutSeconds ---------------------------------------------------
     _Seam(_P + "state.exec.execute_state", "Thread"),
     _Seam(_P + "state.exec.execute_state", "threading"),
@@ -397,6 +500,9 @@ def _cached_jsonpath_parse(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return functools.lru_cache(maxsize=4096)(parse)
 
 
+_parse_lock = threading.Lock()
+
+
 @functools.lru_cache(maxsize=64)
 def parsed_program(definition: str) -> Any:
     """The evaluation entry point (``Program``) moto's ``ExecutionWorker`` would parse for
@@ -429,6 +535,57 @@ def _create_heap_keys(program: Any) -> None:
             if isinstance(obj, EvalComponent):
                 _ = obj.heap_key
             todo.extend(vars(obj).values())
+
+
+@functools.cache
+def _cached_method_names(method_names_from_class: Callable[[object], list[str]]) -> Callable[[object], list[str]]:
+    """moto's ``method_names_from_class`` (``inspect.getmembers`` of a response class, on every request) cached
+    per class: response classes are not changed at run time."""
+    cached = functools.lru_cache(maxsize=1024)(method_names_from_class)
+    return lambda clazz: list(cached(clazz))
+
+
+_DIRECT_INVOKE_PARAMETERS = frozenset({"FunctionName", "Payload", "Qualifier", "InvocationType"})
+_LAMBDA_RESPONSE_LIMIT_BYTES = 6_000_000
+"""moto's own check in ``LambdaResponse.invoke`` (``sys.getsizeof(payload) > 6000000``), kept here."""
+
+
+def _direct_lambda_invoke(parameters: Mapping[str, Any], region: str) -> dict[str, Any] | None:
+    """What moto's Step Functions gets back from ``lambda_client.invoke(**parameters)`` (the response dict with the
+    payload parsed), from moto's Lambda backend directly, or None when the call is not the plain synchronous one
+    (other parameters, another invocation type, an unknown function): that goes the boto3 way, with its errors."""
+    from moto.awslambda.models import lambda_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils import _from_payload
+
+    if not set(parameters) <= _DIRECT_INVOKE_PARAMETERS or parameters.get("InvocationType", "RequestResponse") != (
+        "RequestResponse"
+    ):
+        return None
+    name = str(parameters["FunctionName"])
+    account = name.split(":")[4] if name.startswith("arn:") and name.count(":") >= 6 else DEFAULT_ACCOUNT_ID
+    qualifier = parameters.get("Qualifier")
+    try:
+        function = lambda_backends[account][region].get_function(name, qualifier)
+    except Exception:  # unknown function or account: the boto3 way raises the API's error
+        return None
+    payload = parameters.get("Payload")
+    body = payload.decode() if isinstance(payload, bytes) else payload
+    response_headers: dict[str, str] = {}
+    result = function.invoke(body, {}, response_headers)
+    raw = result if isinstance(result, bytes) else str(result).encode()
+    if sys.getsizeof(raw) > _LAMBDA_RESPONSE_LIMIT_BYTES:
+        response_headers["x-amz-function-error"] = "Unhandled"
+        raw = json.dumps(
+            {
+                "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }
+        ).encode()
+    response: dict[str, Any] = {"StatusCode": 200, "Payload": _from_payload(io.BytesIO(raw))}  # moto's fields
+    if "x-amz-function-error" in response_headers:
+        response["FunctionError"] = response_headers["x-amz-function-error"]
+    return response
 
 
 # ---------------------------------------------------------------------------------------------- history
@@ -761,6 +918,12 @@ def install(rt: Runtime) -> Callable[[], None]:
 
     # --- Map ----------------------------------------------------------------------------------------
     def _launch_worker(self: Any, env: Any, eval_input: Any, job_pool: Any) -> Any:
+        # moto starts MaxConcurrency workers whatever the number of items (40 threads, flows and frames for a
+        # Map of one shard); the ones beyond the items would find no job and end. Start only those with a job.
+        launched = job_pool.__dict__.get("_surge_workers", 0)
+        if launched >= job_pool._jobs_number:
+            return None
+        job_pool._surge_workers = launched + 1
         worker = self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
         flow_thread(worker.eval, _child_key(), None).start()
         return worker
@@ -777,6 +940,39 @@ def install(rt: Runtime) -> Callable[[], None]:
         "InlineIterationComponent._launch_worker",
     )
     patch(JobPool, "await_jobs", _await_jobs, _P + "state.exec.state_map.iteration.job", "JobPool.await_jobs")
+
+    # --- a Lambda Task: moto's Lambda backend, without the boto3 request/response round trip -------------
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    orig_invoke_lambda_function = lambda_eval_utils._invoke_lambda_function
+
+    @functools.wraps(orig_invoke_lambda_function)
+    def _invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
+        direct = _direct_lambda_invoke(parameters, region)
+        if direct is None:
+            return orig_invoke_lambda_function(parameters, region, state_credentials)
+        return direct
+
+    patch(
+        lambda_eval_utils,
+        "_invoke_lambda_function",
+        _invoke_lambda_function,
+        _P + "state.exec.state_task.lambda_eval_utils",
+        "_invoke_lambda_function",
+    )
+
+    # --- state data copied as JSON; a response class's method names read once ----------------------------
+    for module_name in JSON_COPY_MODULES:
+        patch(importlib.import_module(module_name), "copy", _JsonCopyModule(), module_name, "copy")
+    import moto.core.responses
+
+    patch(
+        moto.core.responses,
+        "method_names_from_class",
+        _cached_method_names(moto.core.responses.method_names_from_class),
+        "moto.core.responses",
+        "method_names_from_class",
+    )
 
     # --- a finished env wakes its sleepers ----------------------------------------------------------
     def wake_sleepers_after(orig: Callable[..., None]) -> Callable[..., None]:
@@ -833,7 +1029,8 @@ def install(rt: Runtime) -> Callable[[], None]:
         patch(module, "parse", _cached_jsonpath_parse(module.parse), seam_module, "parse")
 
     def _get_evaluation_entrypoint(self: Any) -> Any:
-        return parsed_program(self._evaluation_details.state_machine_details.definition)
+        with _parse_lock:  # executions started together parse once: the others wait for the first's parse
+            return parsed_program(self._evaluation_details.state_machine_details.definition)
 
     patch(
         ExecutionWorker,
