@@ -671,6 +671,7 @@ def test_state_data_is_copied_as_json_and_anything_else_by_deepcopy() -> None:
 
 def test_the_speed_seams_are_installed_while_a_world_is_open_and_restored_after() -> None:
     import moto.core.responses
+    import moto.stepfunctions.parser.models as parser_models
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.eval import states
 
@@ -681,6 +682,7 @@ def test_the_speed_seams_are_installed_while_a_world_is_open_and_restored_after(
         return (
             lambda_eval_utils._invoke_lambda_function,
             moto.core.responses.method_names_from_class,
+            parser_models.AmazonStateLanguageParser,
             *(module.copy for module in modules),
         )
 
@@ -712,3 +714,19 @@ def test_the_speed_seams_fail_loudly_when_moto_moves_them(monkeypatch: pytest.Mo
         in message
     )
     assert "InlineIterationComponent._eval_body no longer contains 'for _ in range(number_of_workers):'" in message
+
+
+def test_create_state_machine_and_its_executions_parse_the_definition_once(aws: LocalAws) -> None:
+    from surge_cli.localaws import seams
+
+    definition = {"StartAt": "Only", "States": {"Only": {"Type": "Pass", "Result": {"unique": 4242}, "End": True}}}
+    before = seams.parsed_program.cache_info()
+    machine = aws.create_state_machine("toy-parse-once", definition)
+    results = [aws.wait_for(aws.start_execution(machine, {})) for _ in range(2)]
+    after = seams.parsed_program.cache_info()
+
+    assert [json.loads(r["output"]) for r in results] == [{"unique": 4242}] * 2
+    assert after.misses - before.misses == 1  # CreateStateMachine's validation; both executions hit
+    assert after.hits - before.hits == 2
+    with pytest.raises(Exception, match="CreateStateMachine operation: ASLParserException"):
+        aws.create_state_machine("toy-invalid", {"StartAt": "Nowhere", "States": {"Only": {"Type": "Nope"}}})

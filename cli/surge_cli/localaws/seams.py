@@ -33,6 +33,8 @@ Seams (module paths under ``moto.stepfunctions.parser.asl.component`` unless wri
 ``common.path.result_path.parse`` (used by ``ResultPath``)       call: ~1 ms, ~12 times per Task state)
 ``moto.stepfunctions.parser.backend.execution_worker``           parsed ASL program cached per definition
 ``.ExecutionWorker._get_evaluation_entrypoint``                  string (ANTLR parse: ~0.1 s per start)
+``moto.stepfunctions.parser.models.AmazonStateLanguageParser``    CreateStateMachine's validating parse is
+(module attribute, used by ``_validate_definition``)             that cached one (parse errors still raise)
 ``moto.dynamodb.models.table.Table.query`` and ``.all_items``     a base-table Query reads its partition,
                                                                  not the whole table sorted (same items)
 ``state.exec.state_map.iteration.inline_iteration_component``    a Map starts as many workers as it has
@@ -328,6 +330,13 @@ SEAMS: tuple[_Seam, ...] = (
         ("return program, tree",),
     ),
     _Seam(_P + "eval_component", "EvalComponent.heap_key.fget", ("self",), ("self.__heap_key = long_uid()",)),
+    _Seam("moto.stepfunctions.parser.models", "AmazonStateLanguageParser"),
+    _Seam(
+        "moto.stepfunctions.parser.models",
+        "StepFunctionsParserBackend._validate_definition",
+        ("definition",),
+        ("AmazonStateLanguageParser.parse(definition)",),
+    ),
     # --- speed: Map workers, the Lambda Task's call, copies of state data, moto's dispatch ---------------
     _Seam(
         _P + "state.exec.state_map.iteration.inline_iteration_component",
@@ -513,6 +522,16 @@ def parsed_program(definition: str) -> Any:
     program = AmazonStateLanguageParser.parse(definition)[0]
     _create_heap_keys(program)
     return program
+
+
+class _ValidatingParser:
+    """Stands in for ``AmazonStateLanguageParser`` where CreateStateMachine validates a definition: the parse is
+    :func:`parsed_program`'s (kept for the executions), not a second ANTLR parse of the same string."""
+
+    @staticmethod
+    def parse(definition: str) -> tuple[Any, None]:
+        with _parse_lock:
+            return parsed_program(definition), None
 
 
 def _create_heap_keys(program: Any) -> None:
@@ -1038,6 +1057,15 @@ def install(rt: Runtime) -> Callable[[], None]:
         _get_evaluation_entrypoint,
         "moto.stepfunctions.parser.backend.execution_worker",
         "ExecutionWorker._get_evaluation_entrypoint",
+    )
+    import moto.stepfunctions.parser.models as parser_models
+
+    patch(
+        parser_models,
+        "AmazonStateLanguageParser",
+        _ValidatingParser,
+        "moto.stepfunctions.parser.models",
+        "AmazonStateLanguageParser",
     )
 
     # --- DynamoDB: moto 5.2.5's base-table Query sorts every item of the table, then keeps the partition's
