@@ -589,6 +589,8 @@ def _direct_lambda_invoke(parameters: Mapping[str, Any], region: str) -> dict[st
     except Exception:  # unknown function or account: the boto3 way raises the API's error
         return None
     payload = parameters.get("Payload")
+    if not isinstance(payload, bytes | str | None):  # moto normalises it to bytes; anything else: the boto3 way
+        return None
     body = payload.decode() if isinstance(payload, bytes) else payload
     response_headers: dict[str, str] = {}
     result = function.invoke(body, {}, response_headers)
