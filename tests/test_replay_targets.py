@@ -185,6 +185,19 @@ def test_baselines_replay_each_target_on_its_own_and_the_aggregate_sums_them() -
     assert result["first_response"]["hot-push"]["first_call_seconds"] is None  # static never calls
 
 
+def test_the_fleet_plot_sums_each_targets_capacity_and_desired_units_at_its_own_unit_rps() -> None:
+    from surge_cli.replay.output import plotted_rps
+
+    document = _two_targets()
+    document["targets"][1]["unit_capacity_rps"] = 50  # calm's units are worth half of hot's
+    loaded = _load(document)
+    capacity, desired = plotted_rps(run_policy("static", loaded), loaded)
+    # static: hot keeps 2 units x 100 rps, calm 3 units x 50 rps, every second of the 240.
+    assert len(capacity) == len(desired) == 240
+    assert set(capacity) == {2 * 100 + 3 * 50}
+    assert set(desired) == {2 * 100 + 3 * 50}
+
+
 def test_a_push_first_response_is_its_slowest_among_the_targets_it_reached() -> None:
     merged = aggregate_first_responses(
         [
