@@ -730,3 +730,27 @@ def test_create_state_machine_and_its_executions_parse_the_definition_once(aws: 
     assert after.hits - before.hits == 2
     with pytest.raises(Exception, match="CreateStateMachine operation: ASLParserException"):
         aws.create_state_machine("toy-invalid", {"StartAt": "Nowhere", "States": {"Only": {"Type": "Nope"}}})
+
+
+def test_callers_at_the_same_time_share_one_parse_of_a_definition() -> None:
+    from surge_cli.localaws import seams
+
+    definition = json.dumps({"StartAt": "Only", "States": {"Only": {"Type": "Pass", "Result": 7171, "End": True}}})
+    before = seams.parsed_program.cache_info()
+    start = threading.Barrier(3)
+
+    def parse() -> Any:
+        start.wait()
+        return seams.shared_program(definition)
+
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(parse())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = seams.parsed_program.cache_info()
+
+    assert len(results) == 3
+    assert all(program is results[0] for program in results)
+    assert after.misses - before.misses == 1

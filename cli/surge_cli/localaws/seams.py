@@ -524,14 +524,20 @@ def parsed_program(definition: str) -> Any:
     return program
 
 
+def shared_program(definition: str) -> Any:
+    """:func:`parsed_program` for callers that may run at the same time (executions started together, a
+    CreateStateMachine meanwhile): the first parses, the others wait for its result instead of parsing too."""
+    with _parse_lock:
+        return parsed_program(definition)
+
+
 class _ValidatingParser:
     """Stands in for ``AmazonStateLanguageParser`` where CreateStateMachine validates a definition: the parse is
-    :func:`parsed_program`'s (kept for the executions), not a second ANTLR parse of the same string."""
+    :func:`shared_program`'s (kept for the executions), not a second ANTLR parse of the same string."""
 
     @staticmethod
     def parse(definition: str) -> tuple[Any, None]:
-        with _parse_lock:
-            return parsed_program(definition), None
+        return shared_program(definition), None
 
 
 def _create_heap_keys(program: Any) -> None:
@@ -1050,8 +1056,7 @@ def install(rt: Runtime) -> Callable[[], None]:
         patch(module, "parse", _cached_jsonpath_parse(module.parse), seam_module, "parse")
 
     def _get_evaluation_entrypoint(self: Any) -> Any:
-        with _parse_lock:  # executions started together parse once: the others wait for the first's parse
-            return parsed_program(self._evaluation_details.state_machine_details.definition)
+        return shared_program(self._evaluation_details.state_machine_details.definition)
 
     patch(
         ExecutionWorker,
