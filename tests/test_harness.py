@@ -587,6 +587,9 @@ def test_a_map_starts_one_worker_per_item_not_max_concurrency_workers(
     echo = _lambda(aws, "toy-echo", "echo")
     machine = aws.create_state_machine("toy-map", MAP_OF_INVOKES, substitutions={"EchoArn": echo})
     result = aws.wait_for(aws.start_execution(machine, {"items": [1, 2]}))
+    # Each worker starts in its turn: with no latency the first may take both items before the second's turn
+    # comes, which then finds none left and ends.
+    aws.run_until(aws.now())
 
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"]) == [1, 2]
@@ -754,3 +757,50 @@ def test_callers_at_the_same_time_share_one_parse_of_a_definition() -> None:
     assert len(results) == 3
     assert all(program is results[0] for program in results)
     assert after.misses - before.misses == 1
+
+
+def _map_item_instants(worker_delay_seconds: Any) -> list[tuple[int, str]]:
+    """A Map of 12 items on 4 workers under a jittered latency profile. Each worker takes an item after
+    10 ms x its index of *real* time, then waits `worker_delay_seconds(worker_index)` more before going on (thread
+    scheduling, made to differ between runs: the items are taken in the same order, their Lambdas invoked in
+    another). Returns each item with the simulated instant its Lambda saw."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job import JobPool
+
+    from surge_cli.localaws import seams
+
+    definition = json.loads(json.dumps(MAP_OF_INVOKES))
+    definition["States"]["Items"]["MaxConcurrency"] = 4
+    definition["States"]["Items"]["ItemProcessor"]["States"]["Echo"].pop("OutputPath")
+    definition["States"]["Items"]["ItemProcessor"]["States"]["Echo"]["ResultSelector"] = {
+        "input.$": "$.Payload.input",
+        "now.$": "$.Payload.now",
+    }
+    orig_next_job = JobPool.next_job
+
+    def scheduled_next_job(self: Any) -> Any:
+        worker = seams.current_flow_key()[-1]
+        time.sleep(0.01 * worker)
+        job = orig_next_job(self)
+        time.sleep(worker_delay_seconds(worker))
+        return job
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(JobPool, "next_job", scheduled_next_job)
+        with LocalAws(start=START, stall_timeout=10, latency=_profile(jitter=0.5)) as aws:
+            echo = _lambda(aws, "toy-echo", "echo")
+            machine = aws.create_state_machine("toy-map", definition, substitutions={"EchoArn": echo})
+            result = aws.wait_for(aws.start_execution(machine, {"items": list(range(12))}))
+    assert result["status"] == "SUCCEEDED"
+    return [(item["input"], item["now"]) for item in json.loads(result["output"])]
+
+
+def test_a_maps_workers_start_in_turn_so_thread_scheduling_changes_nothing() -> None:
+    """Workers started together would run side by side until each first waits for simulated time: which worker
+    takes which item, and which latency draw its Lambda gets, would follow thread scheduling, and a fleet replay
+    (more shards than MaxConcurrency) would not repeat itself. Each starts in its turn, in key order."""
+    first_workers_first = _map_item_instants(lambda worker: 0.0)
+    last_workers_first = _map_item_instants(lambda worker: 0.05 * (4 - worker))
+
+    assert [item for item, _ in first_workers_first] == list(range(12))
+    assert len({instant for _, instant in first_workers_first}) > 1, "jitter: the items' instants differ"
+    assert last_workers_first == first_workers_first

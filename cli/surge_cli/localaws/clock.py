@@ -11,6 +11,9 @@ The model (see /work/shared/LOCAL_AWS.md, "The discrete-event clock, checked"):
   before waking it, so a woken flow is never invisible to the quiescence check.
 * A flow that waits for its children (Parallel, Map) calls :meth:`SimClock.park`: it gives its token
   up while it waits on an event its children set before they return their own tokens.
+* Children started together (Parallel branches, a Map's workers) first call :meth:`SimClock.take_turn`: each
+  waits to be released like a sleeper due now, so they begin one at a time in key order, never side by side in
+  thread-scheduling order (which worker takes which Map item, and which latency draw each gets, would follow it).
 * **Quiescent** = no busy token and no parked event already set (a set event means its parent is about
   to take its token back).
 * The driver (one thread: the test, or the replay loop) only moves simulated time when quiescent, to
@@ -183,6 +186,19 @@ class SimClock:
             self._busy -= 1
             self._cond.notify_all()
         sleeper.event.wait()  # the waker has taken our token back for us
+
+    def take_turn(self, *, key: FlowKey = ()) -> None:
+        """Wait, at the current instant, for the driver to release this flow (the caller holds a token): flows
+        started together then begin one at a time, ordered as sleepers due now are (``(instant, rank, seq)``),
+        instead of side by side in thread-scheduling order. Returns at once if the clock is shut down."""
+        with self._cond:
+            if self._shutdown:
+                return
+            sleeper = _Sleeper(wake_us=self._now_us, owner=None)
+            heapq.heappush(self._sleepers, (sleeper.wake_us, self._rank(key), next(self._seq), sleeper))
+            self._busy -= 1
+            self._cond.notify_all()
+        sleeper.event.wait()  # the driver has taken our token back for us
 
     def _wake(self, sleeper: _Sleeper) -> None:
         # caller holds the lock

@@ -17,10 +17,13 @@ Seams (module paths under ``moto.stepfunctions.parser.asl.component`` unless wri
 ``common.retry.retrier_decl.time`` (module attribute) and        Retry back-off -> simulated sleep
 ``common.retry.retrier_decl.RetrierDecl._eval_body``             (passes the env via a thread-local)
 ``common.retry.jitter_strategy_decl.random`` (module attribute)  seeded RNG for JitterStrategy FULL
-``state.exec.state_parallel.branch_worker.BranchWorker.start``   Parallel branch = flow with its own token
+``state.exec.state_parallel.branch_worker.BranchWorker.start``   Parallel branch = flow with its own token,
+                                                                 started in its turn (key order, see
+                                                                 ``SimClock.take_turn``)
 ``state.exec.state_parallel.branches_decl.BranchWorkerPool``     parent parks while branches run
 ``.wait``
-``state.exec.state_map.iteration.inline_iteration_component``    Map worker = flow with its own token
+``state.exec.state_map.iteration.inline_iteration_component``    Map worker = flow with its own token,
+                                                                 started in its turn when it has siblings
 ``.InlineIterationComponent._launch_worker``
 ``state.exec.state_map.iteration.job.JobPool.await_jobs``        parent parks while items run
 ``moto.stepfunctions.parser.asl.eval.environment.Environment``   a stopped/failed/timed-out/ended env
@@ -726,13 +729,23 @@ def install(rt: Runtime) -> Callable[[], None]:
 
         undo.append(restore)
 
-    def flow_thread(target: Callable[[], None], key: FlowKey, name: str | None) -> threading.Thread:
-        """A thread for a new flow: token taken now, returned at the thread's very end."""
+    def flow_thread(
+        target: Callable[[], None], key: FlowKey, name: str | None, *, takes_turn: bool = False
+    ) -> threading.Thread:
+        """A thread for a new flow: token taken now, returned at the thread's very end.
+
+        ``takes_turn``: the flow is one of several its parent starts at once (Parallel branches, Map workers).
+        Started together, they would run side by side until each first waits for simulated time, so which worker
+        takes which Map item, and which latency draw each gets, would follow thread scheduling: each waits instead
+        for the driver to release it, one at a time in key order (or the seeded interleaving), as flows due at the
+        same instant are."""
         clock.acquire()
 
         def run() -> None:
             _enter_flow(key)
             try:
+                if takes_turn:
+                    clock.take_turn(key=key)
                 target()
             finally:
                 clock.release()
@@ -922,7 +935,9 @@ def install(rt: Runtime) -> Callable[[], None]:
     def _branch_start(self: Any) -> None:
         if self._worker_thread is not None:
             raise RuntimeError(f"Attempted to rerun BranchWorker for program ${self._program}.")
-        self._worker_thread = flow_thread(self._thread_routine, _child_key(), f"BranchWorker_${self._program}")
+        self._worker_thread = flow_thread(
+            self._thread_routine, _child_key(), f"BranchWorker_${self._program}", takes_turn=True
+        )
         self._worker_thread.start()
 
     def _branch_pool_wait(self: Any) -> None:
@@ -952,7 +967,7 @@ def install(rt: Runtime) -> Callable[[], None]:
             return None
         job_pool._surge_workers = launched + 1
         worker = self._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
-        flow_thread(worker.eval, _child_key(), None).start()
+        flow_thread(worker.eval, _child_key(), None, takes_turn=job_pool._jobs_number > 1).start()
         return worker
 
     def _await_jobs(self: Any) -> None:
