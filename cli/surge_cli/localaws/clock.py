@@ -179,12 +179,7 @@ class SimClock:
         with self._cond:
             if delta_us <= 0 or self._shutdown or (is_live is not None and not is_live()):
                 return
-            sleeper = _Sleeper(wake_us=self._now_us + delta_us, owner=owner)
-            heapq.heappush(self._sleepers, (sleeper.wake_us, self._rank(key), next(self._seq), sleeper))
-            if owner is not None:
-                self._by_owner.setdefault(id(owner), set()).add(sleeper)
-            self._busy -= 1
-            self._cond.notify_all()
+            sleeper = self._add_sleeper(self._now_us + delta_us, owner, key)
         sleeper.event.wait()  # the waker has taken our token back for us
 
     def take_turn(self, *, key: FlowKey = ()) -> None:
@@ -194,11 +189,18 @@ class SimClock:
         with self._cond:
             if self._shutdown:
                 return
-            sleeper = _Sleeper(wake_us=self._now_us, owner=None)
-            heapq.heappush(self._sleepers, (sleeper.wake_us, self._rank(key), next(self._seq), sleeper))
-            self._busy -= 1
-            self._cond.notify_all()
+            sleeper = self._add_sleeper(self._now_us, None, key)
         sleeper.event.wait()  # the driver has taken our token back for us
+
+    def _add_sleeper(self, wake_us: int, owner: object | None, key: FlowKey) -> _Sleeper:
+        # caller holds the lock and a token, which it gives up here: the waker takes it back for the sleeper
+        sleeper = _Sleeper(wake_us=wake_us, owner=owner)
+        heapq.heappush(self._sleepers, (wake_us, self._rank(key), next(self._seq), sleeper))
+        if owner is not None:
+            self._by_owner.setdefault(id(owner), set()).add(sleeper)
+        self._busy -= 1
+        self._cond.notify_all()
+        return sleeper
 
     def _wake(self, sleeper: _Sleeper) -> None:
         # caller holds the lock
