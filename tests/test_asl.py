@@ -29,7 +29,7 @@ def substituted(machine_id: str = "ScalerStateMachine") -> dict[str, Any]:
 
 
 def every_state(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Top-level states and those of a Map's iteration (the scaler's shards), by name (unique machine-wide)."""
+    """Top-level states and those of a Map's iteration or a Parallel's branches, by name (unique machine-wide)."""
     return {name: dict(state) for name, (state, _) in drawn_states(definition).items()}
 
 
@@ -156,6 +156,8 @@ def test_state_names_are_pascal_case_and_every_state_is_reachable(machine_id: st
         nexts = [state.get("Next"), state.get("Default")]
         if state["Type"] == "Map":
             nexts.append(state["ItemProcessor"]["StartAt"])
+        if state["Type"] == "Parallel":
+            nexts += [branch["StartAt"] for branch in state["Branches"]]
         nexts += [c["Next"] for c in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
         pending += [n for n in nexts if n]
     assert reachable == set(states)

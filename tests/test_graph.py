@@ -98,7 +98,13 @@ def synthetic_history(entries: list[tuple[str, str]], outcome: str) -> list[dict
 PUSH_FAILED = [
     ("Task", "RecordPushHold"),
     ("Choice", "IsNewPush"),
+    ("Parallel", "ScaleOutAndRecordTheOtherShards"),
+    ("Choice", "IsThisShardNew"),
+    ("Choice", "AreThereOtherShards"),
     ("Task!", "DecideCapacity"),
+    ("Pass", "NoOtherShards"),
+    ("Pass", "ThisShardNotApplied"),
+    ("Choice", "WasThisShardApplied"),
     ("Choice", "CanTheLoopApplyIt"),
     ("Fail", "LeaveItToTheLoop"),
 ]
@@ -178,11 +184,17 @@ def test_a_failed_execution_ends_red_and_its_catch_edge_is_the_one_taken() -> No
     assert visits(final) == 1
     assert visits(node_attrs(source, "ScaleOutForPush")) == 0
     assert "filled" not in node_attrs(source, "ScaleOutForPush")
-    assert [is_bold(attrs) for attrs in edge_attrs(source, "DecideCapacity", "CanTheLoopApplyIt")] == [True]
+    assert [is_bold(attrs) for attrs in edge_attrs(source, "DecideCapacity", "ThisShardNotApplied")] == [True]
     assert [is_bold(attrs) for attrs in edge_attrs(source, "CanTheLoopApplyIt", "LeaveItToTheLoop")] == [True]
     assert not is_bold(edge_attrs(source, "CanTheLoopApplyIt", "KeepSizedPushForRedrive")[0])
     assert not is_bold(edge_attrs(source, "DecideCapacity", "ScaleOutForPush")[0])
-    assert is_bold(edge_attrs(source, "IsNewPush", "DecideCapacity")[0])
+    assert is_bold(edge_attrs(source, "IsNewPush", "ScaleOutAndRecordTheOtherShards")[0])
+    # The Parallel's branches are drawn in a box of their own, entered from the Parallel and leading back to it.
+    assert "subgraph cluster_ScaleOutAndRecordTheOtherShards" in source
+    assert is_bold(edge_attrs(source, "ScaleOutAndRecordTheOtherShards", "IsThisShardNew")[0])
+    assert is_bold(edge_attrs(source, "ThisShardNotApplied", "ScaleOutAndRecordTheOtherShards")[0])
+    assert is_bold(edge_attrs(source, "NoOtherShards", "ScaleOutAndRecordTheOtherShards")[0])
+    assert "branch done" in edge_attrs(source, "ThisShardNotApplied", "ScaleOutAndRecordTheOtherShards")[0]
     assert "execution failed" in source, "the legend names the outcome"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -435,3 +435,79 @@ def test_a_push_covering_more_targets_than_a_shard_scales_one_shard_now_and_the_
     aws.start_execution(stack.scaler_arn, {"budget_seconds": 10})
     aws.run_until(aws.now() + timedelta(seconds=15))
     assert world.ecs_desired(aws, "prod", "jobs") == 22, "the loop applied the recorded hold"
+
+
+def _fleet_push(aws: LocalAws, target_count: int) -> tuple[LocalStack, list[str], datetime, str]:
+    """`target_count` ECS targets, two per shard, each behind the load balancer; a push naming no target."""
+    ids = [f"svc{i:02d}" for i in range(target_count)]
+    stack = deploy(aws, *(ecs_target(i) for i in ids), parameters={"TargetsPerShard": "2"})
+    for target_id in ids:
+        world.create_ecs_service(aws, "prod", target_id, desired_units=2)
+    for minutes_ago in range(2, 12):
+        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+    pushed_at = aws.now()
+    (execution,) = push(aws, stack, audience=100_000, push_id="post-1")
+    return stack, ids, pushed_at, execution
+
+
+def _first_scale_out_seconds(target_count: int) -> float:
+    with local_aws(latency="typical") as aws:
+        updates: list[datetime] = []
+        clients.ecs().meta.events.register("after-call.ecs.UpdateService", lambda **_: updates.append(aws.now()))
+        stack, ids, pushed_at, execution = _fleet_push(aws, target_count)
+        assert aws.wait_for(execution, timeout_sim_seconds=60)["status"] == "SUCCEEDED"
+        assert [len(store.read_target_items(stack.table_name, i).holds) for i in ids] == [1] * target_count
+        return (min(updates) - pushed_at).total_seconds()
+
+
+def test_a_push_on_a_fleet_scales_its_first_shard_without_waiting_for_the_other_shards_holds() -> None:
+    """The other shards' holds are recorded beside the first shard's scale-out (RecordEveryOtherShard, one
+    invocation per shard), not before it: under the typical latency, the first UpdateService of a push covering
+    24 targets comes at the same simulated instant as one covering 2 (before: about 30 ms later per target, 19 s
+    at 500 targets, near the function's 20 s timeout), and every covered target's hold is in the table."""
+    assert _first_scale_out_seconds(24) == _first_scale_out_seconds(2)
+
+
+def test_a_shard_whose_holds_fail_is_parked_and_a_redrive_records_them_without_touching_the_others(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One other shard's table writes keep failing: its push is parked in the dead-letter queue, the first shard
+    still scales out and every other shard's holds are recorded; the execution fails with `PushNotRecorded` once
+    every shard is done (its alarm). Redriven, the push is a duplicate for what is recorded (nothing applied
+    again) and records the missing shard's holds."""
+    from surge import push_steps
+
+    real_put = push_steps._put_hold_if_new
+    failing = {"svc04", "svc05"}  # shard 2
+
+    def put_unless_failing(table: str, target_id: str, hold: Any) -> bool:
+        if target_id in failing:
+            raise push_steps.SurgeTransientError("dynamodb:PutItem (push hold): throttled")
+        return bool(real_put(table, target_id, hold))
+
+    monkeypatch.setattr(push_steps, "_put_hold_if_new", put_unless_failing)
+    stack, ids, _, execution = _fleet_push(aws, 8)
+    result = aws.wait_for(execution, timeout_sim_seconds=60)
+    assert (result["status"], result.get("error")) == ("FAILED", "PushNotRecorded")
+    holds = {i: len(store.read_target_items(stack.table_name, i).holds) for i in ids}
+    assert holds == {i: 0 if i in failing else 1 for i in ids}
+    assert {i: world.ecs_desired(aws, "prod", i) for i in ids[:2]} == {"svc00": 22, "svc01": 22}
+    (parked,) = aws.client("sqs").receive_message(QueueUrl=stack.dead_letter_queue_url, VisibilityTimeout=0)["Messages"]
+    assert json.loads(parked["Body"])["shard"] == 2
+
+    failing.clear()
+    report = redrive_pushes(
+        queue_url=stack.dead_letter_queue_url,
+        bus_name=stack.bus_name,
+        now=aws.now(),
+        max_age=timedelta(minutes=30),
+        sqs=aws.client("sqs"),
+        events=aws.client("events"),
+    )
+    assert report.redriven == ["post-1"], report
+    (again,) = stack.deliver_events()
+    assert aws.wait_for(again, timeout_sim_seconds=60)["status"] == "SUCCEEDED"
+    assert {i: len(store.read_target_items(stack.table_name, i).holds) for i in ids} == dict.fromkeys(ids, 1)
+    entered = [e["stateEnteredEventDetails"]["name"] for e in aws.history(again) if "stateEnteredEventDetails" in e]
+    assert "ThisShardAlreadyHandled" in entered
+    assert "DecideCapacity" not in entered

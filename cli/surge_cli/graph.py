@@ -3,7 +3,8 @@
 The drawing is made by Graphviz's `dot` (Debian package `graphviz`) through the `graphviz` Python library.
 States are shaped by type (Task box, Choice diamond, Wait hexagon, Pass parallelogram, Succeed double
 ellipse, Fail octagon); Choice edges carry a short text of their rule, Catch edges are dashed and carry the
-error names. A Map's iteration (the scaler's shard of targets) is drawn inside a dashed box under the Map.
+error names. A Map's iteration (the scaler's shard of targets) is drawn inside a dashed box under the Map, and a
+Parallel's branches (the push path's first shard and the other shards) inside one under the Parallel.
 Given an execution history (``get_execution_history`` events, local or real), visited states are
 filled and show their visit count, the transitions taken (consecutive state entries) are thick and coloured,
 the final state is green (succeeded) or red (failed), and a legend explains the marks.
@@ -115,46 +116,53 @@ class ExecutionPath:
 
 # ---------------------------------------------------------------------------------------------- ASL -> edges
 def state_edges(definition: Mapping[str, Any]) -> list[Edge]:
-    """Every transition the ASL allows, plus the start edge and the end edges (a Map's iteration: from the Map
-    into its first state, and from its last states back to the Map)."""
+    """Every transition the ASL allows, plus the start edge and the end edges (a Map's iteration or a Parallel's
+    branch: from the Map or Parallel into its first state, and from its last states back to it)."""
     edges = [Edge(START_NODE, str(definition["StartAt"]), "start")]
-    for name, (state, scope) in drawn_states(definition).items():
-        edges.extend(_edges_of(name, state, scope))
-        processor = _item_processor(state)
-        if processor is not None:
-            edges.append(Edge(name, str(processor["StartAt"]), "iterate", "each item"))
+    states = drawn_states(definition)
+    for name, (state, scope) in states.items():
+        scope_type = states[scope][0].get("Type") if scope is not None else None
+        edges.extend(_edges_of(name, state, scope, "branch done" if scope_type == "Parallel" else "item done"))
+        for program in _inner_programs(state):
+            label = "branch" if state.get("Type") == "Parallel" else "each item"
+            edges.append(Edge(name, str(program["StartAt"]), "iterate", label))
     return edges
 
 
 def drawn_states(definition: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], str | None]]:
-    """Every state drawn, with the Map whose iteration it belongs to (None: a top-level state). A Parallel state
-    is drawn as one box."""
+    """Every state drawn, with the Map or Parallel whose iteration or branch it belongs to (None: a top-level
+    state)."""
     found: dict[str, tuple[Mapping[str, Any], str | None]] = {}
 
     def visit(states: Mapping[str, Any], scope: str | None) -> None:
         for name, state in states.items():
             found[name] = (state, scope)
-            processor = _item_processor(state)
-            if processor is not None:
-                visit(processor.get("States", {}), name)
+            for program in _inner_programs(state):
+                visit(program.get("States", {}), name)
 
     visit(definition["States"], None)
     return found
 
 
-def _item_processor(state: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if state.get("Type") != "Map":
-        return None
-    processor = state.get("ItemProcessor") or state.get("Iterator")
-    return processor if isinstance(processor, Mapping) and "StartAt" in processor else None
+def _inner_programs(state: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A Map's iteration, or a Parallel's branches."""
+    if state.get("Type") == "Map":
+        programs = [state.get("ItemProcessor") or state.get("Iterator")]
+    elif state.get("Type") == "Parallel":
+        programs = list(state.get("Branches", []))
+    else:
+        return []
+    return [p for p in programs if isinstance(p, Mapping) and "StartAt" in p]
 
 
-def _edges_of(name: str, state: Mapping[str, Any], scope: str | None = None) -> list[Edge]:
+def _edges_of(
+    name: str, state: Mapping[str, Any], scope: str | None = None, end_label: str = "item done"
+) -> list[Edge]:
     edges: list[Edge] = []
     if "Next" in state:
         edges.append(Edge(name, state["Next"], "next"))
     if state.get("End"):
-        edges.append(Edge(name, END_NODE, "end") if scope is None else Edge(name, scope, "end", "item done"))
+        edges.append(Edge(name, END_NODE, "end") if scope is None else Edge(name, scope, "end", end_label))
     for rule in state.get("Choices", []):
         edges.append(Edge(name, rule["Next"], "choice", rule_text(rule)))
     if "Default" in state:
@@ -313,7 +321,9 @@ def build_graph(
             graph.node(name, **_node_attrs(name, state, path))
     for scope in dict.fromkeys(scope for _, scope in states.values() if scope is not None):
         with graph.subgraph(name=f"cluster_{scope}") as box:
-            box.attr(label=f"{scope}: one iteration per item", style="dashed,rounded", color="#8c959f",
+            parallel = states[scope][0].get("Type") == "Parallel"
+            kind = "its branches side by side" if parallel else "one iteration per item"
+            box.attr(label=f"{scope}: {kind}", style="dashed,rounded", color="#8c959f",
                      fontsize="10", labeljust="l")  # fmt: skip
             for name, (state, inner_scope) in states.items():
                 if inner_scope == scope:

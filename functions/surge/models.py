@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from surge.core.config import SurgeConfig
+from surge.core.config import MAX_TARGETS, SurgeConfig
 from surge.core.plan import AppliedChange, Plan
 from surge.core.signals import Hold, TargetSignals, UtcDatetime
 
@@ -153,6 +153,13 @@ class RecordPushInput(_Payload):
         default=True,
         description="False: the table could not record the hold (after retries): size and scale out without it",
     )
+    shard: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_TARGETS,
+        description="which TargetsPerShard covered targets: 0, the ones this execution decides and scales itself; "
+        "1 and up, RecordOtherTargetsHolds' (their holds are recorded for the loop to apply)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -173,13 +180,31 @@ class RecordPushOutput(ReadSignalsOutput):
     duplicate: bool
     holds: list[Hold]
     left_to_the_loop: int = Field(
-        default=0, ge=0, description="targets whose holds are recorded for the loop to apply (beyond one shard)"
+        default=0,
+        ge=0,
+        description="covered targets beyond this shard: RecordOtherTargetsHolds records their holds (one "
+        "invocation per shard, while this shard scales out) and the loop applies them",
+    )
+    other_shards: list[int] = Field(default_factory=list, description="their shards, for RecordEveryOtherShard")
+    push_event: dict[str, Any] = Field(
+        description="the push as received (RecordOtherTargetsHolds sizes from it; a redrive sends it again)"
     )
     rps_per_audience: dict[str, float]
     recorded: bool = Field(default=True, description="the holds are in the table (False: scaled out without them)")
     redrive_event: dict[str, Any] | None = Field(
         default=None, description="the push as received, when its hold is not recorded (`surge push redrive`)"
     )
+
+
+class RecordOtherHoldsOutput(_Payload):
+    """RecordOtherTargetsHolds' output: how many of the other covered targets' holds it recorded (the console's
+    summary; the holds are in the table)."""
+
+    push_id: str
+    shard: int = Field(ge=1)
+    targets: int = Field(ge=0)
+    recorded: int = Field(ge=0)
+    already_recorded: int = Field(ge=0, description="holds of this push id already in the table (a redelivery)")
 
 
 class DecideCapacityInput(ReadSignalsOutput):

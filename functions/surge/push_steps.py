@@ -1,12 +1,15 @@
 """The push fast path: a PushSent event becomes a recorded hold and, at once, more capacity.
 
-RecordPushHold (here) -> IsNewPush -> DecideCapacity -> ScaleOutForPush (the loop's own functions). A duplicate
-delivery of the same push id records nothing and applies nothing.
+RecordPushHold (here) -> IsNewPush -> DecideCapacity -> ScaleOutForPush (the loop's own functions); when the push covers
+more targets than one shard, RecordOtherTargetsHolds (here too) records each other shard's holds beside that scale-out,
+for the loop to apply. A duplicate delivery of the same push id records nothing and applies nothing.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +36,13 @@ from surge.core.push import (
     size_push_hold,
 )
 from surge.core.signals import Hold, RateSample, TargetSignals
-from surge.models import FailureCount, LoopContext, RecordPushInput, RecordPushOutput
+from surge.models import (
+    FailureCount,
+    LoopContext,
+    RecordOtherHoldsOutput,
+    RecordPushInput,
+    RecordPushOutput,
+)
 from surge.observability import logger, metrics
 
 PUSH_DETAIL_TYPE = "PushSent"
@@ -65,7 +74,13 @@ def parse_push_event(event: dict[str, Any], expected_source: str) -> tuple[PushS
         raise PushRejectedError(describe_validation_error(error, prefix="detail", model=PushSent)) from error
 
 
-def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> RecordPushOutput:
+def record_push(
+    request: RecordPushInput, settings: Settings, now: datetime
+) -> RecordPushOutput | RecordOtherHoldsOutput:
+    """RecordPushHold (shard 0 of the covered targets: read, size, record, for DecideCapacity and ScaleOutForPush)
+    or RecordOtherTargetsHolds (one other shard, while shard 0 scales out: its holds, for the loop). No covered
+    target's scale-out waits for another shard's reads and writes."""
+    first = request.shard == 0
     try:
         push, ignored = parse_push_event(request.event, settings.push_source)
     except PushRejectedError as error:
@@ -73,11 +88,10 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         metrics.add_metric(name="PushesRejected", unit=MetricUnit.Count, value=1)
         _keep_rejection(settings.table_name, request.event, str(error), now)
         raise
-    if ignored is not None:
+    if ignored is not None and first:
         # The spike still scales: only what it does not need was left out.
         logger.warning("push fields ignored", extra={"reason": ignored, "event_id": request.event.get("id")})
         metrics.add_metric(name="PushFieldsIgnored", unit=MetricUnit.Count, value=1)
-    execution_id = request.execution_id
     with transient_as_retryable("ssm:GetParameter"):
         config = config_source.load_effective_config(
             settings.config_parameter_name,
@@ -85,35 +99,53 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
             table=settings.table_name,
             without_table_on_error=True,
         ).config
-    targets = _targets_of(push, config)
+    covered = _targets_of(push, config)
+    per_shard = settings.targets_per_shard
+    targets = covered[request.shard * per_shard : (request.shard + 1) * per_shard]
+    if not targets:  # the configuration lost targets since shard 0 was read: nobody left in this shard
+        return _other_holds_recorded(push.push_id, request.shard, targets, _Sized())
+    sized = _size_holds(push, targets, request.record, settings.table_name, now)
+    if not first:
+        return _other_holds_recorded(push.push_id, request.shard, targets, sized)
+    other_shards = list(range(1, math.ceil(len(covered) / per_shard)))
+    return _first_shard_output(request, push, targets, len(covered) - len(targets), other_shards, sized, now)
+
+
+@dataclass
+class _Sized:
+    """What `_size_holds` read and recorded for one part of the covered targets."""
+
+    signals: list[TargetSignals] = field(default_factory=list)
+    recorded: list[Hold] = field(default_factory=list)
+    recorded_targets: list[str] = field(default_factory=list)
+    rates: dict[str, float] = field(default_factory=dict)
+
+
+def _size_holds(push: PushSent, targets: list[TargetConfig], record: bool, table: str, now: datetime) -> _Sized:
+    """Read these targets' items, metrics and capacity, size each one's hold and record it once per push id (with
+    `record` false, size it from what can still be read, without recording)."""
     scope = SurgeConfig(targets=targets)
     # The calendar entries that can matter to a decision taken now (as the loop reads them): the others would
     # only make this state bigger.
     items = {
         t.id: store.read_target_items(
-            settings.table_name,
-            t.id,
-            calendar_between=(now, now + timedelta(seconds=t.scaling.loop_interval_seconds)),
+            table, t.id, calendar_between=(now, now + timedelta(seconds=t.scaling.loop_interval_seconds))
         )
         for t in targets
     }
     pending = [h.started_at for i in items.values() for h in i.holds if not h.calibrated and now >= h.max_until]
     readings = read_request_metrics(scope, now, since=min(pending, default=None))
     current = capacity.read_capacity(scope)
-
-    signals: list[TargetSignals] = []
-    recorded: list[Hold] = []
-    recorded_targets: list[str] = []
-    rates: dict[str, float] = {}
+    sized = _Sized()
     for target in targets:
         found = items[target.id]
         samples = readings.request_samples.get(target.id, [])
-        if request.record:
+        if record:
             with transient_as_retryable("dynamodb (calibration)"):
-                rate = _calibrate(settings.table_name, target, found.holds, samples, now)
+                rate = _calibrate(table, target, found.holds, samples, now)
         else:
-            rate = _rate_without_the_table(settings.table_name, target)
-        rates[target.id] = rate
+            rate = _rate_without_the_table(table, target)
+        sized.rates[target.id] = rate
         target_signals = TargetSignals(
             target_id=target.id,
             request_samples=samples,
@@ -135,23 +167,49 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
             rps_per_audience=rate,
             now=now,
         )
-        if not request.record or _put_hold_if_new(settings.table_name, target.id, hold):
-            recorded.append(hold)
-            recorded_targets.append(target.id)
+        if not record or _put_hold_if_new(table, target.id, hold):
+            sized.recorded.append(hold)
+            sized.recorded_targets.append(target.id)
             target_signals = target_signals.model_copy(update={"holds": [*found.holds, hold]})
-        signals.append(target_signals)
+        sized.signals.append(target_signals)
+    return sized
 
-    duplicate = not recorded
-    # What flows on stays one shard's size whatever the push covers: the first TargetsPerShard targets are
-    # decided and scaled by this execution; the others' holds are recorded and the loop applies them within an
-    # interval (a push naming no target on a 500-target fleet would otherwise carry every target's signals).
-    fast = {t.id for t in targets[: settings.targets_per_shard]}
-    if len(targets) > len(fast):
+
+def _other_holds_recorded(
+    push_id: str, shard: int, targets: list[TargetConfig], sized: _Sized
+) -> RecordOtherHoldsOutput:
+    output = RecordOtherHoldsOutput(
+        push_id=push_id,
+        shard=shard,
+        targets=len(targets),
+        recorded=len(sized.recorded),
+        already_recorded=len(targets) - len(sized.recorded),
+    )
+    metrics.add_metric(name="PushOtherTargetsHoldsRecorded", unit=MetricUnit.Count, value=output.recorded)
+    logger.info("another shard's holds recorded: the loop applies them", extra=output.model_dump())
+    return output
+
+
+def _first_shard_output(
+    request: RecordPushInput,
+    push: PushSent,
+    targets: list[TargetConfig],
+    left: int,
+    other_shards: list[int],
+    sized: _Sized,
+    now: datetime,
+) -> RecordPushOutput:
+    duplicate = not sized.recorded
+    # What flows on stays one shard's size whatever the push covers: this execution decides and scales shard 0's
+    # targets at once while RecordEveryOtherShard records the other shards' holds, side by side, and the loop
+    # applies them within an interval (a push naming no target on a 500-target fleet would otherwise carry every
+    # target's signals, and its first scale-out would wait for every target's reads and writes: 19 s at 500).
+    if left:
         logger.info(
-            "push covers more targets than one shard: the loop applies the others' holds",
-            extra={"fast_path_targets": sorted(fast), "left_to_the_loop": len(targets) - len(fast)},
+            "push covers more targets than one shard: the other shards' holds are recorded beside this scale-out",
+            extra={"fast_path_targets": [t.id for t in targets], "left_to_the_loop": left, "shards": other_shards},
         )
-    details = {"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in recorded]}
+    details = {"push": push.model_dump(mode="json"), "holds": [h.model_dump(mode="json") for h in sized.recorded]}
     if not request.record:
         # Capacity first, bookkeeping after: the hold is sized and applied now, and the push waits in the
         # dead-letter queue for `surge push redrive` to record it once the table answers again.
@@ -161,7 +219,7 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
         metrics.add_metric(name="PushDuplicates" if duplicate else "PushesRecorded", unit=MetricUnit.Count, value=1)
         logger.info("duplicate push: nothing to do" if duplicate else "push hold recorded", extra=details)
     loop = LoopContext(
-        execution_id=execution_id,
+        execution_id=request.execution_id,
         started_at=now,
         deadline=now + timedelta(seconds=60),
         interval_seconds=min(t.scaling.loop_interval_seconds for t in targets),
@@ -169,15 +227,17 @@ def record_push(request: RecordPushInput, settings: Settings, now: datetime) -> 
     )
     return RecordPushOutput(
         loop=loop,
-        config=SurgeConfig(targets=[t for t in targets if t.id in fast]),
+        config=SurgeConfig(targets=targets),
         failures=FailureCount(),
-        signals=[s for s in signals if s.target_id in fast],
+        signals=sized.signals,
         read_at=now,
         push_id=push.push_id,
         duplicate=duplicate,
-        holds=[h for h, t in zip(recorded, recorded_targets, strict=True) if t in fast],
-        left_to_the_loop=len(targets) - len(fast),
-        rps_per_audience={t: rate for t, rate in rates.items() if t in fast},
+        holds=sized.recorded,
+        left_to_the_loop=left,
+        other_shards=other_shards,
+        push_event=request.event,
+        rps_per_audience=sized.rates,
         recorded=request.record,
         redrive_event=None if request.record else request.event,
     )

@@ -160,11 +160,15 @@ class TargetConfig(_Strict):
         return self
 
 
+MAX_TARGETS = 500
+"""Targets one deployment scales (one loop, its shards)."""
+
+
 class SurgeConfig(_Strict):
     """The whole configuration document."""
 
     version: Literal[1] = 1
-    targets: list[TargetConfig] = Field(min_length=1, max_length=500)
+    targets: list[TargetConfig] = Field(min_length=1, max_length=MAX_TARGETS)
 
     @model_validator(mode="after")
     def _ids_are_unique(self) -> Self:

@@ -1,4 +1,5 @@
-"""RecordPushHold: validate a PushSent event, size and record its hold (once per push id)."""
+"""RecordPushHold: validate a PushSent event, size and record its hold (once per push id); RecordOtherTargetsHolds:
+the same for one other shard of the targets the push covers."""
 
 from datetime import UTC, datetime
 from typing import Any
