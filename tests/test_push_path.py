@@ -511,3 +511,24 @@ def test_a_shard_whose_holds_fail_is_parked_and_a_redrive_records_them_without_t
     entered = [e["stateEnteredEventDetails"]["name"] for e in aws.history(again) if "stateEnteredEventDetails" in e]
     assert "ThisShardAlreadyHandled" in entered
     assert "DecideCapacity" not in entered
+
+
+def test_a_push_whose_scale_out_fails_leaves_its_recorded_hold_to_the_loop(
+    aws: LocalAws, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ScaleOutForPush fails (past its retries): the hold is in the table, so the execution fails with
+    `PushNotApplied` (its alarm) and the loop applies the hold at its next iteration."""
+    from surge import steps
+
+    def refused(*_: Any) -> None:
+        raise RuntimeError("UpdateService refused")
+
+    monkeypatch.setattr(steps, "apply_capacity", refused)
+    (execution,) = push(aws, stack, audience=100_000, push_id="post-1")
+    result = aws.wait_for(execution, timeout_sim_seconds=60)
+
+    assert (result["status"], result.get("error")) == ("FAILED", "PushNotApplied")
+    entered = [e["stateEnteredEventDetails"]["name"] for e in aws.history(execution) if "stateEnteredEventDetails" in e]
+    assert entered[-3:] == ["WasThisShardApplied", "CanTheLoopApplyIt", "LeaveItToTheLoop"]
+    assert [h.units for h in store.read_target_items(stack.table_name, "api").holds] == [22]
+    assert desired(aws) == 2
