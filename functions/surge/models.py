@@ -187,13 +187,11 @@ class RecordPushOutput(ReadSignalsOutput):
     )
     other_shards: list[int] = Field(default_factory=list, description="their shards, for RecordEveryOtherShard")
     push_event: dict[str, Any] = Field(
-        description="the push as received (RecordOtherTargetsHolds sizes from it; a redrive sends it again)"
+        description="the push as received (RecordOtherTargetsHolds sizes from it; parked for `surge push redrive`, "
+        "which sends it again, when a hold is not recorded)"
     )
     rps_per_audience: dict[str, float]
     recorded: bool = Field(default=True, description="the holds are in the table (False: scaled out without them)")
-    redrive_event: dict[str, Any] | None = Field(
-        default=None, description="the push as received, when its hold is not recorded (`surge push redrive`)"
-    )
 
 
 class RecordOtherHoldsOutput(_Payload):

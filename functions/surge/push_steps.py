@@ -117,7 +117,6 @@ class _Sized:
 
     signals: list[TargetSignals] = field(default_factory=list)
     recorded: list[Hold] = field(default_factory=list)
-    recorded_targets: list[str] = field(default_factory=list)
     rates: dict[str, float] = field(default_factory=dict)
 
 
@@ -169,7 +168,6 @@ def _size_holds(push: PushSent, targets: list[TargetConfig], record: bool, table
         )
         if not record or _put_hold_if_new(table, target.id, hold):
             sized.recorded.append(hold)
-            sized.recorded_targets.append(target.id)
             target_signals = target_signals.model_copy(update={"holds": [*found.holds, hold]})
         sized.signals.append(target_signals)
     return sized
@@ -239,7 +237,6 @@ def _first_shard_output(
         push_event=request.event,
         rps_per_audience=sized.rates,
         recorded=request.record,
-        redrive_event=None if request.record else request.event,
     )
 
 
