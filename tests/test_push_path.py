@@ -48,6 +48,31 @@ def push(aws: LocalAws, stack: LocalStack, audience: int, push_id: str) -> list[
     return put(aws, stack, entry)
 
 
+def redrive(aws: LocalAws, stack: LocalStack, push_ids: list[str]) -> list[str]:
+    """`surge push redrive` of the stack's dead-letter queue (pushes up to 30 minutes old): it redrives exactly
+    `push_ids`; the fast-path executions the bus then starts."""
+    report = redrive_pushes(
+        queue_url=stack.dead_letter_queue_url,
+        bus_name=stack.bus_name,
+        now=aws.now(),
+        max_age=timedelta(minutes=30),
+        sqs=aws.client("sqs"),
+        events=aws.client("events"),
+    )
+    assert report.redriven == push_ids, report
+    return stack.deliver_events()
+
+
+def fleet(aws: LocalAws, ids: list[str]) -> LocalStack:
+    """ECS targets `ids`, two per shard, each with 2 units behind the load balancer and ten minutes of requests."""
+    stack = deploy(aws, *(ecs_target(i) for i in ids), parameters={"TargetsPerShard": "2"})
+    for target_id in ids:
+        world.create_ecs_service(aws, "prod", target_id, desired_units=2)
+    for minutes_ago in range(2, 12):
+        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+    return stack
+
+
 def sample_event(name: str, stack: LocalStack) -> dict[str, Any]:
     event = json.loads((EVENTS / name).read_text())
     return {
@@ -272,16 +297,7 @@ def test_when_the_table_cannot_record_the_hold_capacity_is_raised_anyway_and_a_r
 
     # The table is back: `surge push redrive` puts the push on the bus again; the fast path records its hold
     # and changes no capacity (already there).
-    report = redrive_pushes(
-        queue_url=stack.dead_letter_queue_url,
-        bus_name=stack.bus_name,
-        now=aws.now(),
-        max_age=timedelta(minutes=30),
-        sqs=aws.client("sqs"),
-        events=aws.client("events"),
-    )
-    assert report.redriven == ["post-1"], report
-    (execution,) = stack.deliver_events()
+    (execution,) = redrive(aws, stack, ["post-1"])
     assert aws.wait_for(execution, timeout_sim_seconds=30)["status"] == "SUCCEEDED"
     assert [h.push_id for h in store.read_target_items(stack.table_name, "api").holds] == ["post-1"]
     assert desired(aws) == 22
@@ -401,11 +417,7 @@ def test_a_push_covering_more_targets_than_a_shard_scales_one_shard_now_and_the_
     """What flows through the fast path stays one shard's size whatever the push covers: a push naming no target
     on a fleet scales the first TargetsPerShard targets itself and records every hold; the loop applies the rest."""
     ids = ["api", "web", "jobs"]
-    stack = deploy(aws, *(ecs_target(i) for i in ids), parameters={"TargetsPerShard": "2"})
-    for target_id in ids:
-        world.create_ecs_service(aws, "prod", target_id, desired_units=2)
-    for minutes_ago in range(2, 12):
-        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+    stack = fleet(aws, ids)
 
     # Two entries: one in force now, one next week (only the first can matter to this decision).
     store.put_calendar_events(
@@ -438,13 +450,9 @@ def test_a_push_covering_more_targets_than_a_shard_scales_one_shard_now_and_the_
 
 
 def _fleet_push(aws: LocalAws, target_count: int) -> tuple[LocalStack, list[str], datetime, str]:
-    """`target_count` ECS targets, two per shard, each behind the load balancer; a push naming no target."""
+    """`fleet` of `target_count` targets; a push naming no target."""
     ids = [f"svc{i:02d}" for i in range(target_count)]
-    stack = deploy(aws, *(ecs_target(i) for i in ids), parameters={"TargetsPerShard": "2"})
-    for target_id in ids:
-        world.create_ecs_service(aws, "prod", target_id, desired_units=2)
-    for minutes_ago in range(2, 12):
-        world.publish_request_count(aws, LOAD_BALANCER, START - timedelta(minutes=minutes_ago), BASELINE_RPS * 60)
+    stack = fleet(aws, ids)
     pushed_at = aws.now()
     (execution,) = push(aws, stack, audience=100_000, push_id="post-1")
     return stack, ids, pushed_at, execution
@@ -496,16 +504,7 @@ def test_a_shard_whose_holds_fail_is_parked_and_a_redrive_records_them_without_t
     assert json.loads(parked["Body"])["shard"] == 2
 
     failing.clear()
-    report = redrive_pushes(
-        queue_url=stack.dead_letter_queue_url,
-        bus_name=stack.bus_name,
-        now=aws.now(),
-        max_age=timedelta(minutes=30),
-        sqs=aws.client("sqs"),
-        events=aws.client("events"),
-    )
-    assert report.redriven == ["post-1"], report
-    (again,) = stack.deliver_events()
+    (again,) = redrive(aws, stack, ["post-1"])
     assert aws.wait_for(again, timeout_sim_seconds=60)["status"] == "SUCCEEDED"
     assert {i: len(store.read_target_items(stack.table_name, i).holds) for i in ids} == dict.fromkeys(ids, 1)
     entered = [e["stateEnteredEventDetails"]["name"] for e in aws.history(again) if "stateEnteredEventDetails" in e]
