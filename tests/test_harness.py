@@ -672,9 +672,84 @@ def test_state_data_is_copied_as_json_and_anything_else_by_deepcopy() -> None:
     assert copied["set"] is not data["set"]
 
 
+_EVERY_KIND_OF_ATTRIBUTE: dict[str, Any] = {
+    "pk": {"S": "TARGET#api"},
+    "sk": {"S": "state"},
+    "empty": {"S": ""},
+    "doc": {"S": '{"units": 16, "note": "caf\u00e9 \u2603"}'},
+    "version": {"N": "7"},
+    "ratio": {"N": "-0.25"},
+    "on": {"BOOL": True},
+    "off": {"BOOL": False},
+    "nothing": {"NULL": True},
+    "names": {"SS": ["a", "b"]},
+    "counts": {"NS": ["1", "2.5"]},
+    "blob": {"B": b"\x00\xffraw"},
+    "blobs": {"BS": [b"x", b"y"]},
+    "map": {"M": {"s": {"S": "x"}, "n": {"N": "1"}, "inner": {"M": {"b": {"B": b"z"}}}, "list": {"L": [{"S": "y"}]}}},
+    "list": {"L": [{"N": "3"}, {"NULL": True}, {"M": {}}, {"L": []}, {"SS": ["q"]}, {"B": b"w"}]},
+}
+
+
+def _dynamodb_reads(client: Any) -> list[dict[str, Any]]:
+    client.create_table(
+        TableName="kinds",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.put_item(TableName="kinds", Item=_EVERY_KIND_OF_ATTRIBUTE)
+    client.put_item(TableName="kinds", Item={"pk": {"S": "TARGET#api"}, "sk": {"S": "hold#1"}, "n": {"N": "1"}})
+    key = {"pk": {"S": "TARGET#api"}, "sk": {"S": "state"}}
+    reads = [
+        client.get_item(TableName="kinds", Key=key, ConsistentRead=True),
+        client.query(
+            TableName="kinds",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "TARGET#api"}},
+        ),
+        client.batch_get_item(RequestItems={"kinds": {"Keys": [key]}}),
+        client.scan(TableName="kinds", Limit=1),
+        client.update_item(
+            TableName="kinds",
+            Key=key,
+            UpdateExpression="SET version = :v",
+            ReturnValues="ALL_NEW",
+            ExpressionAttributeValues={":v": {"N": "8"}},
+        ),
+    ]
+    for read in reads:
+        read.pop("ResponseMetadata")
+    return reads
+
+
+def test_dynamodb_attribute_values_read_through_the_world_equal_moto_s_own_serialization() -> None:
+    """The AttributeValue seam writes plain members as they are: every kind of attribute, read by GetItem, Query,
+    BatchGetItem, Scan and UpdateItem in a world, comes back exactly as from moto without the seam."""
+    import boto3
+    from moto import mock_aws
+
+    from surge_cli.localaws.seams import plain_attribute_value
+
+    with mock_aws():
+        stock = _dynamodb_reads(boto3.client("dynamodb", region_name="us-east-1"))
+    with LocalAws(start=START) as world:
+        seamed = _dynamodb_reads(world.client("dynamodb"))
+    assert seamed == stock
+    assert seamed[0]["Item"] == _EVERY_KIND_OF_ATTRIBUTE
+    assert plain_attribute_value({"S": "x"}) == {"S": "x"}
+    assert plain_attribute_value({"B": b"x"}) is None  # base64 on the wire: moto's own way
+    assert plain_attribute_value({"M": {}}) is None
+    assert plain_attribute_value({"S": "x", "N": "1"}) is None  # not an AttributeValue: moto's own way
+
+
 def test_the_speed_seams_are_installed_while_a_world_is_open_and_restored_after() -> None:
     import moto.core.responses
     import moto.stepfunctions.parser.models as parser_models
+    from moto.core.serialize import BaseJSONSerializer
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.eval import states
 
@@ -686,6 +761,7 @@ def test_the_speed_seams_are_installed_while_a_world_is_open_and_restored_after(
             lambda_eval_utils._invoke_lambda_function,
             moto.core.responses.method_names_from_class,
             parser_models.AmazonStateLanguageParser,
+            BaseJSONSerializer.__dict__["_serialize_type_structure"],
             *(module.copy for module in modules),
         )
 

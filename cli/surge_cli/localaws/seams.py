@@ -52,6 +52,13 @@ deep-copy state data (``JSON_COPY_MODULES``)                     recursive copy,
                                                                  ``copy.deepcopy``
 ``moto.core.responses.method_names_from_class``                  a response class's method names read
 (module attribute)                                               once per class, not per request
+``moto.core.serialize.BaseJSONSerializer``                       a DynamoDB AttributeValue holding one
+``._serialize_type_structure``                                   string, number, boolean, null or string /
+                                                                 number set is written as it is (the
+                                                                 generic walk of its ten members gives the
+                                                                 same JSON); binary values, maps and lists
+                                                                 go the generic way (~30 % of a GetItem or
+                                                                 Query in moto)
 ``eval_component.EvalComponent.heap_key``                        read once per component of a cached
                                                                  program (lazy uid, see below)
 ``state.exec.execute_state.Thread`` and ``.threading``           a Task's worker thread = a flow with the
@@ -384,6 +391,12 @@ SEAMS: tuple[_Seam, ...] = (
     *(_Seam(module, "copy") for module in JSON_COPY_MODULES),
     _Seam("moto.core.responses", "method_names_from_class", ("clazz",)),
     _Seam(
+        "moto.core.serialize",
+        "BaseJSONSerializer._serialize_type_structure",
+        ("self", "serialized", "value", "shape", "key"),
+        ("if shape.is_document_type:", "super()._serialize_type_structure(serialized, value, shape, key)"),
+    ),
+    _Seam(
         "moto.core.responses",
         "BaseResponse.call_action",
         ("self",),
@@ -571,6 +584,28 @@ def _cached_method_names(method_names_from_class: Callable[[object], list[str]])
     per class: response classes are not changed at run time."""
     cached = functools.lru_cache(maxsize=1024)(method_names_from_class)
     return lambda clazz: list(cached(clazz))
+
+
+_PLAIN_ATTRIBUTE_SCALARS: Mapping[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+_PLAIN_ATTRIBUTE_SETS = frozenset({"SS", "NS"})
+_ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+"""Whose ``AttributeValue`` shape is DynamoDB's (no response transformer in moto 5.2.5's responses for either)."""
+
+
+def plain_attribute_value(value: Any) -> dict[str, Any] | None:
+    """The JSON moto's generic serializer writes for a DynamoDB ``AttributeValue`` (a union: one member set), when
+    it is the value itself: one string, number (a string in moto), boolean or null member, or a string / number
+    set (a list of strings, copied). None for anything else (binary members are base64-encoded, maps and lists
+    hold AttributeValues of their own, an unexpected shape of value): the generic serializer handles those."""
+    if type(value) is not dict or len(value) != 1:
+        return None
+    ((member, item),) = value.items()
+    scalar = _PLAIN_ATTRIBUTE_SCALARS.get(member)
+    if scalar is not None:
+        return {member: item} if type(item) is scalar else None
+    if member in _PLAIN_ATTRIBUTE_SETS and type(item) is list and all(type(s) is str for s in item):
+        return {member: list(item)}
+    return None
 
 
 _DIRECT_INVOKE_PARAMETERS = frozenset({"FunctionName", "Payload", "Qualifier", "InvocationType"})
@@ -1014,6 +1049,32 @@ def install(rt: Runtime) -> Callable[[], None]:
         _cached_method_names(moto.core.responses.method_names_from_class),
         "moto.core.responses",
         "method_names_from_class",
+    )
+
+    # --- DynamoDB AttributeValues written as they are --------------------------------------------------
+    from moto.core.serialize import BaseJSONSerializer
+
+    orig_structure = BaseJSONSerializer.__dict__["_serialize_type_structure"]
+
+    @functools.wraps(orig_structure)
+    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and self.operation_model.service_model.service_name in _ATTRIBUTE_VALUE_SERVICES
+        ):
+            plain = plain_attribute_value(value)
+            if plain is not None:
+                serialized[self.get_serialized_name(shape, key)] = plain  # as _default_serialize writes it
+                return
+        orig_structure(self, serialized, value, shape, key)
+
+    patch(
+        BaseJSONSerializer,
+        "_serialize_type_structure",
+        _serialize_type_structure,
+        "moto.core.serialize",
+        "BaseJSONSerializer._serialize_type_structure",
     )
 
     # --- a finished env wakes its sleepers ----------------------------------------------------------
