@@ -457,6 +457,32 @@ def test_the_push_rule_is_on_the_surge_bus_and_starts_the_fast_path_with_a_dead_
     }
 
 
+def test_a_push_parked_in_the_dead_letter_queue_alarms_however_it_got_there(translated: dict[str, Any]) -> None:
+    """EventBridge's dead-letter delivery (the fast path never started: no execution fails, no Surge metric) and
+    the fast path's own parking both send to the push dead-letter queue; one alarm watches what is sent to it."""
+    (target,) = next(
+        rule["Properties"]["Targets"]
+        for rule in of_type(translated, "AWS::Events::Rule").values()
+        if any(t["Arn"] == {"Ref": "PushFastPathStateMachine"} for t in rule["Properties"]["Targets"])
+    )
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["PushDeadLetterQueue", "Arn"]}
+    machine = translated["Resources"]["PushFastPathStateMachine"]["Properties"]
+    assert machine["DefinitionSubstitutions"]["PushDeadLetterQueueUrl"] == {"Ref": "PushDeadLetterQueue"}
+    parked = [
+        alarm["Properties"]
+        for alarm in of_type(translated, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["Namespace"] == "AWS/SQS"
+        and alarm["Properties"]["Dimensions"]
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["PushDeadLetterQueue", "QueueName"]}}]
+    ]
+    assert len(parked) == 1, "exactly one alarm watches the push dead-letter queue"
+    (props,) = parked
+    assert (props["MetricName"], props["Statistic"], props["Period"]) == ("NumberOfMessagesSent", "Sum", 60)
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert props["TreatMissingData"] == "notBreaching"  # SQS publishes nothing for an idle queue
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "NotificationTopic"}]
+
+
 @pytest.mark.parametrize(("principal", "expected"), [(PUSH_SERVER_ROLE, PUSH_SERVER_ROLE), ("", LOCAL_ACCOUNT)])
 def test_the_bus_policy_admits_only_the_push_principal(
     translated: dict[str, Any], principal: str, expected: str
