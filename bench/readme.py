@@ -277,7 +277,7 @@ def fleet_table(report: dict[str, Any]) -> str:
             "",
             "One simulated hour of one target at a 5 s loop (`noisy-flat`, `surge`: the real state machine, latency "
             f"typical) replays in {60 / speed:.1f} s of wall time, set-up included "
-            f"({speed * 60:.0f} simulated s per wall s).",
+            f"({speed * 60:.0f} simulated s per wall s)" + _machine_text(report) + ".",
         ]
     one_task = next((r for r in _measured_fleets(report) if r["targets_per_shard"] >= r["targets"] > 1), None)
     same = next((r for r in sharded if one_task is not None and r["targets"] == one_task["targets"]), None)
@@ -294,6 +294,18 @@ def fleet_table(report: dict[str, Any]) -> str:
             f"{same['lambda_gb_seconds_per_iteration']} GB-s.",
         ]
     return "\n".join(lines)
+
+
+def _machine_text(report: dict[str, Any]) -> str:
+    """The machine the speed figures come from (bench/run.py's reference loop), or nothing for an older report."""
+    machine = report.get("machine")
+    if not machine:
+        return ""
+    return (
+        f", on a machine that runs {machine['reference_loop_iterations'] / 1e6:.0f} million empty Python loop "
+        f"iterations in {machine['reference_loop_seconds']:.2f} s ({machine['cpus']} CPUs; the replay is CPU-bound "
+        "Python, so its wall time moves with that figure from one machine to another)"
+    )
 
 
 def _priced_fleets(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(width=170)
     loaded_all = {path.stem: load_scenario(path) for path in sorted(args.scenarios.glob("*.json"))}
-    report: dict[str, Any] = {"scenarios": main_table(console, loaded_all)}
+    report: dict[str, Any] = {"machine": machine_reference()}
+    report["scenarios"] = main_table(console, loaded_all)
     report["ecs_on_ec2"] = ecs_on_ec2_table(console, report["scenarios"])
     if not args.quick:
         report["sensitivity"] = sensitivity(console, loaded_all, report["scenarios"])
@@ -72,6 +73,26 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 0
+
+
+REFERENCE_LOOP_ITERATIONS = 20_000_000
+
+
+def machine_reference(repeats: int = 3) -> dict[str, Any]:
+    """How fast this machine runs plain Python now (best of `repeats` timings of an empty loop), printed beside the
+    replay speeds: the replays are CPU-bound Python, so their wall time moves with it from one machine (or one
+    busy minute) to another."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(REFERENCE_LOOP_ITERATIONS):
+            pass
+        timings.append(time.perf_counter() - started)
+    return {
+        "reference_loop_iterations": REFERENCE_LOOP_ITERATIONS,
+        "reference_loop_seconds": round(min(timings), 3),
+        "cpus": os.cpu_count(),
+    }
 
 
 def _speed(loaded: LoadedScenario, result: dict[str, Any]) -> float:
