@@ -420,14 +420,19 @@ def statements(role_props: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for p in role_props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
 
 
-def test_the_push_rule_is_on_the_surge_bus_and_starts_the_fast_path_with_a_dead_letter_queue(
-    translated: dict[str, Any],
-) -> None:
-    rules = {
+def push_fast_path_rules(translated: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge rules that start the push fast path, by logical id."""
+    return {
         name: rule
         for name, rule in of_type(translated, "AWS::Events::Rule").items()
         if any(t["Arn"] == {"Ref": "PushFastPathStateMachine"} for t in rule["Properties"]["Targets"])
     }
+
+
+def test_the_push_rule_is_on_the_surge_bus_and_starts_the_fast_path_with_a_dead_letter_queue(
+    translated: dict[str, Any],
+) -> None:
+    rules = push_fast_path_rules(translated)
     assert len(rules) == 1, f"exactly one rule starts the push fast path: {sorted(rules)}"
     (rule,) = rules.values()
     props = rule["Properties"]
@@ -460,11 +465,8 @@ def test_the_push_rule_is_on_the_surge_bus_and_starts_the_fast_path_with_a_dead_
 def test_a_push_parked_in_the_dead_letter_queue_alarms_however_it_got_there(translated: dict[str, Any]) -> None:
     """EventBridge's dead-letter delivery (the fast path never started: no execution fails, no Surge metric) and
     the fast path's own parking both send to the push dead-letter queue; one alarm watches what is sent to it."""
-    (target,) = next(
-        rule["Properties"]["Targets"]
-        for rule in of_type(translated, "AWS::Events::Rule").values()
-        if any(t["Arn"] == {"Ref": "PushFastPathStateMachine"} for t in rule["Properties"]["Targets"])
-    )
+    (rule,) = push_fast_path_rules(translated).values()
+    (target,) = rule["Properties"]["Targets"]
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["PushDeadLetterQueue", "Arn"]}
     machine = translated["Resources"]["PushFastPathStateMachine"]["Properties"]
     assert machine["DefinitionSubstitutions"]["PushDeadLetterQueueUrl"] == {"Ref": "PushDeadLetterQueue"}
