@@ -279,6 +279,9 @@ def fleet_table(report: dict[str, Any]) -> str:
             f"typical) replays in {60 / speed:.1f} s of wall time, set-up included "
             f"({speed * 60:.0f} simulated s per wall s)" + _machine_text(report) + ".",
         ]
+    split = report.get("hour_breakdown")
+    if split is not None and split["wall_seconds"] > 0:
+        lines += ["", _breakdown_text(split)]
     one_task = next((r for r in _measured_fleets(report) if r["targets_per_shard"] >= r["targets"] > 1), None)
     same = next((r for r in sharded if one_task is not None and r["targets"] == one_task["targets"]), None)
     if one_task is not None and same is not None:
@@ -305,6 +308,25 @@ def _machine_text(report: dict[str, Any]) -> str:
         f", on a machine that runs {machine['reference_loop_iterations'] / 1e6:.0f} million empty Python loop "
         f"iterations in {machine['reference_loop_seconds']:.2f} s ({machine['cpus']} CPUs; the replay is CPU-bound "
         "Python, so its wall time moves with that figure from one machine to another)"
+    )
+
+
+def _breakdown_text(split: dict[str, Any]) -> str:
+    """Where the hour replay's wall time goes (bench/breakdown.py: one more replay of it, timers on)."""
+    wall = split["wall_seconds"]
+
+    def part(key: str) -> str:
+        return f"{split[key]:.1f} s ({100 * split[key] / wall:.0f} %)"
+
+    return (
+        f"Where that time goes (bench/breakdown.py, one more replay of the same hour with timers on: {wall:.1f} s): "
+        f"{part('handler_aws_seconds')} in the {split['handler_aws_calls']:,} AWS calls the handlers make "
+        f"({split['handler_aws_ms_per_call']:.1f} ms each through boto3 into moto, request and response included), "
+        f"{part('handler_code_seconds')} in the handlers' own code ({split['handler_runs']:,} runs: Powertools, "
+        f"pydantic, the decision core), {part('rest_seconds')} in the rest (moto's Step Functions interpreter "
+        f"running the ASL over {split['state_transitions']:,} transitions, the harness's clock and threads, the "
+        f"world) and {part('outside_aws_seconds')} in AWS calls outside handlers (set-up, the world's metrics). "
+        f"With every AWS call free the hour would still take {split['wall_without_aws_calls_seconds']:.1f} s."
     )
 
 

@@ -16,7 +16,9 @@ Tables (all under each scenario's own latency profile, `typical` unless it says 
    utilization, for factors 1.0, the default and 2.0, at each guess, ALB minutes only (the replays of this
    table run in parallel, one process per core);
 6. the fleet: one loop over 1, 10, 50, 100 and 500 targets (bench/fleet.py): state bytes against the 256 KiB
-   quota, the work of one iteration under the latency model, and the whole stack's monthly cost.
+   quota, the work of one iteration under the latency model, and the whole stack's monthly cost;
+7. where the wall time of the noisy-flat hour goes (bench/breakdown.py): the AWS calls the handlers make, the
+   handlers' own code, the AWS calls outside handlers, and the rest (moto's ASL interpreter, harness, world).
 Speed is simulated hours replayed per wall-clock minute, per policy (surge runs the real state machine).
 """
 
@@ -32,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from breakdown import breakdown, print_breakdown  # bench/breakdown.py, beside this file
 from fleet import fleet_bench  # bench/fleet.py, beside this file
 from rich.console import Console
 from rich.table import Table
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         report["first_response"] = first_response_sweep(console, loaded_all, args.seeds)
         report["safety_factor"] = safety_factor_tradeoff(console, loaded_all, report["sensitivity"])
         report["fleet"] = fleet_bench(console)
+        report["hour_breakdown"] = breakdown(loaded_all["noisy-flat"])
+        print_breakdown(console, report["hour_breakdown"])
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
